@@ -1,0 +1,5 @@
+"""keelkv node: one Redis 7.0-compatible server process."""
+
+KEELKV_VERSION = "0.1.0"
+# Clients and Sentinel gate features on the Redis version a server reports.
+REDIS_COMPAT_VERSION = "7.0.15"

@@ -1,0 +1,105 @@
+"""Database-wide commands: FLUSHALL FLUSHDB DBSIZE SWAPDB MOVE."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from node import errors
+from node.client import Client
+from node.commands.table import command
+from node.commands.tx_state import touch_all_watched_in_db
+from node.resp import OK
+
+
+def _flush_mode(c: Client, argv: list[bytes], name: str) -> None:
+    if len(argv) > 2:
+        raise errors.syntax()
+    if len(argv) == 2 and argv[1].lower() not in (b"async", b"sync"):
+        raise errors.syntax()
+
+
+def flush_db(c: Client, db_index: int) -> int:
+    server = c.server
+    db = server.dbs[db_index]
+    touch_all_watched_in_db(server, db_index, set(db.data))
+    return db.clear()
+
+
+@command("flushall", -1, "write", categories="keyspace write slow dangerous")
+def flushall(c: Client, argv: list[bytes]) -> Any:
+    _flush_mode(c, argv, "flushall")
+    server = c.server
+    removed = sum(flush_db(c, db.id) for db in server.dbs)
+    server.dirty += removed + 1
+    server.propagate(c.db.id, [b"FLUSHALL"])
+    for hook in server.flushall_hooks:
+        hook(server)
+    return OK
+
+
+@command("flushdb", -1, "write", categories="keyspace write slow dangerous")
+def flushdb(c: Client, argv: list[bytes]) -> Any:
+    _flush_mode(c, argv, "flushdb")
+    removed = flush_db(c, c.db.id)
+    c.server.dirty += removed + 1
+    c.server.propagate(c.db.id, [b"FLUSHDB"])
+    return OK
+
+
+@command("dbsize", 1, "readonly fast", categories="keyspace read fast")
+def dbsize(c: Client, argv: list[bytes]) -> Any:
+    return len(c.db.data)
+
+
+def _db_index(c: Client, raw: bytes, invalid: str) -> int:
+    try:
+        index = int(raw)
+    except ValueError as exc:
+        raise errors.CommandError(invalid) from exc
+    if not 0 <= index < len(c.server.dbs):
+        raise errors.CommandError(errors.DB_INDEX)
+    return index
+
+
+@command("swapdb", 3, "write fast", categories="keyspace write fast dangerous")
+def swapdb(c: Client, argv: list[bytes]) -> Any:
+    a = _db_index(c, argv[1], "ERR invalid first DB index")
+    b = _db_index(c, argv[2], "ERR invalid second DB index")
+    server = c.server
+    if a == b:
+        return OK
+    db_a, db_b = server.dbs[a], server.dbs[b]
+    touch_all_watched_in_db(server, a, set(db_a.data) | set(db_b.data))
+    touch_all_watched_in_db(server, b, set(db_a.data) | set(db_b.data))
+    db_a.data, db_b.data = db_b.data, db_a.data
+    db_a.expires, db_b.expires = db_b.expires, db_a.expires
+    db_a.avg_ttl, db_b.avg_ttl = db_b.avg_ttl, db_a.avg_ttl
+    db_a.reset_expire_scan()
+    db_b.reset_expire_scan()
+    server.blocking.on_db_swap(db_a, db_b)
+    server.dirty += 1
+    server.propagate(c.db.id, argv)
+    return OK
+
+
+@command("move", 3, "write fast", 1, 1, 1, categories="keyspace write fast")
+def move(c: Client, argv: list[bytes]) -> Any:
+    key = argv[1]
+    target_index = _db_index(c, argv[2], errors.NOT_INTEGER)
+    src = c.db
+    if target_index == src.id:
+        raise errors.CommandError("ERR source and destination objects are the same")
+    value = src.lookup_write(key)
+    if value is None:
+        return 0
+    dst = c.server.dbs[target_index]
+    if dst.exists(key):
+        return 0
+    expire = src.get_expire(key)
+    dst.add(key, value)
+    if expire is not None:
+        dst.set_expire(key, expire)
+    src.delete(key)
+    c.server.dirty += 1
+    c.server.propagate(src.id, argv)
+    return 1

@@ -1,0 +1,104 @@
+"""The command table: every command registered once with its arity, flags and key positions.
+
+The dispatcher, COMMAND, the replica read-only check, MULTI queuing and propagation all
+read this table; nothing about a command is spread across other files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from node.client import Client
+
+Handler = Callable[["Client", list[bytes]], Any]
+
+# Flags, named as in Redis's COMMAND reply.
+WRITE = "write"
+READONLY = "readonly"
+DENYOOM = "denyoom"
+ADMIN = "admin"
+PUBSUB = "pubsub"
+NOSCRIPT = "noscript"
+BLOCKING = "blocking"
+LOADING = "loading"  # allowed while the dataset is loading
+STALE = "stale"  # allowed on a replica whose link is down with serve-stale-data no
+FAST = "fast"
+NO_AUTH = "no_auth"
+NO_MULTI = "no_multi"
+MAY_REPLICATE = "may_replicate"
+ALLOW_BUSY = "allow_busy"
+
+
+@dataclass(slots=True)
+class Command:
+    name: str
+    handler: Handler
+    arity: int
+    flags: frozenset[str]
+    first_key: int
+    last_key: int
+    step: int
+    categories: tuple[str, ...] = ()
+    subcommands: dict[str, Command] = field(default_factory=dict)
+    # Filled at registration so the dispatcher tests a bool instead of a set.
+    is_write: bool = False
+    calls: int = 0
+    usec: int = 0
+    rejected_calls: int = 0
+    failed_calls: int = 0
+
+    def key_positions(self, argv: list[bytes]) -> list[int]:
+        """Indexes of the keys in `argv`, following (first, last, step) like Redis."""
+        if self.first_key <= 0:
+            return []
+        last = self.last_key if self.last_key >= 0 else len(argv) + self.last_key
+        return list(range(self.first_key, min(last, len(argv) - 1) + 1, self.step))
+
+
+COMMANDS: dict[bytes, Command] = {}
+
+
+def command(
+    name: str,
+    arity: int,
+    flags: str = "",
+    first_key: int = 0,
+    last_key: int = 0,
+    step: int = 0,
+    categories: str = "",
+) -> Callable[[Handler], Handler]:
+    """Register a handler: `@command("get", 2, "readonly fast", 1, 1, 1)`.
+
+    Arity follows Redis: positive is exact, negative is a minimum (both count the name).
+    """
+
+    def register(handler: Handler) -> Handler:
+        flag_set = frozenset(flags.split())
+        cmd = Command(
+            name=name,
+            handler=handler,
+            arity=arity,
+            flags=flag_set,
+            first_key=first_key,
+            last_key=last_key,
+            step=step,
+            categories=tuple(categories.split()),
+            is_write=WRITE in flag_set,
+        )
+        key = name.encode()
+        if key in COMMANDS:
+            raise ValueError(f"command {name} registered twice")
+        COMMANDS[key] = cmd
+        return handler
+
+    return register
+
+
+def lookup(name: bytes) -> Command | None:
+    cmd = COMMANDS.get(name)
+    if cmd is None:
+        cmd = COMMANDS.get(name.lower())
+    return cmd

@@ -1,0 +1,166 @@
+"""The synchronous hot path: command vector -> checks -> handler -> reply bytes.
+
+`execute` applies Redis 7.0's processCommand checks in its order, queues inside MULTI, and
+calls `call`, which runs the handler, records statistics, flushes the propagation stream
+and serves clients blocked on keys that became ready.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from node import errors
+from node.blocking import Block
+from node.commands.table import (
+    COMMANDS,
+    LOADING,
+    MAY_REPLICATE,
+    NO_AUTH,
+    STALE,
+    Command,
+)
+from node.resp import QUEUED, ReplyError
+
+if TYPE_CHECKING:
+    from node.client import Client
+
+# What `execute` tells the connection loop.
+DONE = 0
+BLOCKED = 1
+PAUSED = 2
+
+
+class NoReply:
+    """A handler returns NO_REPLY when it queued its reply itself (EXEC, SUBSCRIBE...)."""
+
+    __slots__ = ()
+
+
+NO_REPLY = NoReply()
+
+# Commands a RESP2 client may send while subscribed.
+PUBSUB_ALLOWED = frozenset(
+    [
+        b"subscribe",
+        b"psubscribe",
+        b"unsubscribe",
+        b"punsubscribe",
+        b"ssubscribe",
+        b"sunsubscribe",
+        b"ping",
+        b"quit",
+        b"reset",
+    ]
+)
+# Commands that run immediately even inside MULTI.
+MULTI_IMMEDIATE = frozenset([b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"])
+
+
+def unknown_command_error(argv: list[bytes]) -> ReplyError:
+    name = argv[0].decode("utf-8", "replace")
+    args = "".join(f"'{a.decode('utf-8', 'replace')[:128]}' " for a in argv[1:])[:128]
+    return ReplyError(f"ERR unknown command '{name[:128]}', with args beginning with: {args}")
+
+
+def execute(c: Client, argv: list[bytes]) -> int:
+    """Run one command from a client; its reply is queued on `c.out`."""
+    server = c.server
+    cmd = COMMANDS.get(argv[0])
+    if cmd is None:
+        cmd = COMMANDS.get(argv[0].lower())
+        if cmd is None:
+            return _reject(c, None, unknown_command_error(argv))
+    n = len(argv)
+    if (cmd.arity > 0 and n != cmd.arity) or n < -cmd.arity:
+        return _reject(c, cmd, errors.wrong_arity(cmd.name))
+    if not c.authenticated and NO_AUTH not in cmd.flags:
+        return _reject(c, cmd, ReplyError(errors.NOAUTH))
+    if server.gate_checks:
+        err = server.check_gates(c, cmd, argv)
+        if err is not None:
+            if type(err) is int:
+                return err
+            return _reject(c, cmd, err)
+    if c.multi is not None and cmd.name.encode() not in MULTI_IMMEDIATE:
+        c.multi.append((cmd, argv))
+        c.reply(QUEUED)
+        return DONE
+    return call(c, cmd, argv)
+
+
+def check_gates(c: Client, cmd: Command, argv: list[bytes]) -> ReplyError | int | None:
+    """The slower checks, run only while one of them can apply (see Server.gate_checks)."""
+    server = c.server
+    flags = cmd.flags
+    if c.in_pubsub_mode and not c.resp3 and cmd.name.encode() not in PUBSUB_ALLOWED:
+        return ReplyError(
+            f"ERR Can't execute '{cmd.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+        )
+    if server.loading and LOADING not in flags:
+        return ReplyError("LOADING Redis is loading the dataset in memory")
+    if cmd.is_write or MAY_REPLICATE in flags:
+        if c.kind != "master":
+            err = server.write_denied_error(c, cmd)
+            if err is not None:
+                return err
+        if server.pause_blocks(c, cmd):
+            return PAUSED
+    elif server.pause_all and server.pause_blocks(c, cmd):
+        return PAUSED
+    if server.masterhost is not None and server.master_link_down_stale() and STALE not in flags:
+        return ReplyError(
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+        )
+    if server.config.maxmemory and "denyoom" in flags and c.kind != "master":
+        err = server.evict_for_command(c)
+        if err is not None:
+            return err
+    return None
+
+
+def _reject(c: Client, cmd: Command | None, err: ReplyError) -> int:
+    if cmd is not None:
+        cmd.rejected_calls += 1
+    if c.multi is not None:
+        c.multi_error = True
+    c.server.stats.rejected_calls += 1
+    c.reply(err)
+    return DONE
+
+
+def call(c: Client, cmd: Command, argv: list[bytes]) -> int:
+    """Run the handler and everything that follows a command in Redis's call()."""
+    server = c.server
+    server.call_depth += 1
+    c.tot_cmds += 1
+    start = time.perf_counter_ns()
+    try:
+        result: Any = cmd.handler(c, argv)
+    except ReplyError as err:
+        result = err
+        cmd.failed_calls += 1
+        server.stats.failed_calls += 1
+    duration_us = (time.perf_counter_ns() - start) // 1000
+    server.call_depth -= 1
+    cmd.calls += 1
+    cmd.usec += duration_us
+    server.stats.commands_processed += 1
+    status = DONE
+    if type(result) is Block:
+        if c.in_exec or c.kind == "master" or server.call_depth > 0:
+            c.reply(result.timeout_reply)
+        else:
+            server.blocking.block(c, cmd, argv, result)
+            status = BLOCKED
+    elif result is not NO_REPLY:
+        c.reply(result)
+    if server.monitors and cmd.name not in ("exec",):
+        server.feed_monitors(c, argv)
+    if duration_us >= server.config.slowlog_log_slower_than >= 0:
+        server.slowlog.add(c, argv, duration_us)
+    if server.call_depth == 0:
+        server.propagator.flush()
+        if server.blocking.ready:
+            server.blocking.serve_ready()
+    return status
