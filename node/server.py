@@ -30,6 +30,7 @@ from node.keyspace import Database, mstime
 from node.log import Logger
 from node.propagate import Propagator
 from node.resp import ReplyError, encode_reply
+from node.scan import ScanCursors
 
 if TYPE_CHECKING:
     from node.commands.table import Command
@@ -110,6 +111,7 @@ class Server:
         self.pubsub_patterns: dict[bytes, dict[int, Client]] = {}
         self.monitors: list[Client] = []
         self.slowlog = SlowLog(self)
+        self.scan_cursors = ScanCursors()
         self.dirty = 0
         self.lastsave = int(time.time())
         self.call_depth = 0
