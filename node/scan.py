@@ -77,10 +77,7 @@ def _match(p: bytes, pi: int, s: bytes, si: int, nocase: bool) -> bool:
                 pi += 1
             if pi + 1 == plen:
                 return True
-            for start in range(si, slen + 1):
-                if _match(p, pi + 1, s, start, nocase):
-                    return True
-            return False
+            return any(_match(p, pi + 1, s, start, nocase) for start in range(si, slen + 1))
         if si >= slen:
             return False
         if ch == 0x3F:  # '?'
