@@ -10,7 +10,7 @@ their command, oldest first, until one finds the key empty again.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -31,15 +31,27 @@ class Block:
     timeout_reply: Any
 
 
-@dataclass(slots=True)
 class BlockedState:
-    db: Database
-    keys: list[bytes]
-    cmd: Command
-    argv: list[bytes]
-    timeout_reply: Any
-    deadline: float  # trio clock; inf = forever
-    event: trio.Event = field(default_factory=trio.Event)
+    """A parked client: where it waits, what it will re-run, and until when (trio clock)."""
+
+    __slots__ = ("db", "keys", "cmd", "argv", "timeout_reply", "deadline", "event")
+
+    def __init__(
+        self,
+        db: Database,
+        keys: list[bytes],
+        cmd: Command,
+        argv: list[bytes],
+        timeout_reply: Any,
+        deadline: float,
+    ) -> None:
+        self.db = db
+        self.keys = keys
+        self.cmd = cmd
+        self.argv = argv
+        self.timeout_reply = timeout_reply
+        self.deadline = deadline  # inf = forever
+        self.event = trio.Event()
 
 
 class BlockingRegistry:
@@ -86,6 +98,7 @@ class BlockingRegistry:
                     c.db = saved_db
                     if status == BLOCKED_AGAIN:
                         # Nothing for it after all: drop the new wait, keep its old place.
+                        assert c.blocked is not None
                         self._remove(c, c.blocked, newest=True)
                         self.blocked_clients -= 1
                         c.blocked = state

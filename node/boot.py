@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import node.commands  # noqa: F401  (registers every command family)
+from node.commands import load_all
 from node.config import Config
 from node.log import Logger
 from node.server import Server
 
 
 def build_server(config: Config, log: Logger, executable: str = "") -> Server:
+    load_all()
     return Server(config, log, executable)

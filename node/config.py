@@ -13,7 +13,7 @@ import fnmatch
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from node.resp import split_inline_args
 
@@ -89,6 +89,10 @@ def parse_bool(text: str) -> bool:
 
 class Config:
     """Live configuration. Values are attributes named like the directive (`-` -> `_`)."""
+
+    if TYPE_CHECKING:
+        # Directive values are set dynamically from the table.
+        def __getattr__(self, name: str) -> Any: ...
 
     def __init__(self, table: dict[str, Directive]) -> None:
         self._table = table

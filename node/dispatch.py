@@ -79,7 +79,7 @@ def execute(c: Client, argv: list[bytes]) -> int:
     if server.gate_checks:
         err = server.check_gates(c, cmd, argv)
         if err is not None:
-            if type(err) is int:
+            if isinstance(err, int):
                 return err
             return _reject(c, cmd, err)
     if c.multi is not None and cmd.name.encode() not in MULTI_IMMEDIATE:

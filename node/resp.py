@@ -305,7 +305,7 @@ def _encoded_len(argv: list[bytes]) -> int:
 
 def encode_command(argv: Iterable[bytes]) -> bytes:
     """A command as a RESP array of bulk strings (the form of the AOF and the replication stream)."""
-    return hiredis.pack_command(tuple(argv))
+    return hiredis.pack_command(tuple(argv))  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------

@@ -1,9 +1,13 @@
-"""Command families, one module each; importing this package registers them all."""
+"""Command families, one module each; `load_all()` (called by node.boot) registers them all."""
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+
+from node._native import activate
+
+activate(__path__, "node/commands")
 
 
 def load_all() -> None:
@@ -11,5 +15,3 @@ def load_all() -> None:
         if not info.name.startswith("_"):
             importlib.import_module(f"{__name__}.{info.name}")
 
-
-load_all()

@@ -1,0 +1,58 @@
+"""The mypyc-compiled hot path, loaded only when it matches the sources.
+
+`scripts/build-native` compiles NATIVE_MODULES with mypyc into build/native/ and records a
+digest of their sources. At import, `activate` puts build/native/ ahead of the source tree
+only if that digest still matches, so an edited module never runs as a stale binary: a
+checkout without a compiler, or with changed sources, runs as plain Python.
+Set KEELKV_PURE_PYTHON=1 to force plain Python.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NATIVE_DIR = ROOT / "build" / "native"
+STAMP = NATIVE_DIR / "SOURCES.sha256"
+
+# The synchronous parse -> dispatch -> handler -> reply path (perf-notes.md).
+NATIVE_MODULES = [
+    "node/resp.py",
+    "node/dispatch.py",
+    "node/keyspace.py",
+    "node/zset.py",
+    "node/propagate.py",
+    "node/blocking.py",
+    "node/client.py",
+    "node/server.py",
+    "node/connection.py",
+    "node/commands/table.py",
+]
+
+
+def sources_digest() -> str:
+    h = hashlib.sha256(sys.version.encode())
+    for rel in NATIVE_MODULES:
+        h.update(rel.encode())
+        h.update((ROOT / rel).read_bytes())
+    return h.hexdigest()
+
+
+def native_is_current() -> bool:
+    try:
+        return STAMP.read_text().strip() == sources_digest()
+    except OSError:
+        return False
+
+
+def activate(package_path: list[str], subdir: str) -> bool:
+    """Put the compiled modules of one package (`subdir` under build/native) first."""
+    if os.environ.get("KEELKV_PURE_PYTHON") or not native_is_current():
+        return False
+    if str(NATIVE_DIR) not in sys.path:
+        sys.path.insert(0, str(NATIVE_DIR))  # mypyc's shared support library lives there
+    package_path.insert(0, str(NATIVE_DIR / subdir))
+    return True
