@@ -101,6 +101,9 @@ class Database:
         server.propagate(
             self.id, [b"UNLINK" if server.config.lazyfree_lazy_expire else b"DEL", key]
         )
+        if not server.call_depth:
+            # Outside a command (the active cycle) each expired key is its own unit.
+            server.propagator.flush()
 
     # -- mutation ----------------------------------------------------------
 
