@@ -38,7 +38,21 @@ def user_cpu_seconds(pid: int) -> float:
 
 def run_benchmark(port: int, test: str, pipeline: int, requests: int) -> float:
     out = subprocess.run(
-        ["redis-benchmark", "-p", str(port), "-t", test, "-c", "50", "-P", str(pipeline), "-n", str(requests), "--csv", "-q"],
+        [
+            "redis-benchmark",
+            "-p",
+            str(port),
+            "-t",
+            test,
+            "-c",
+            "50",
+            "-P",
+            str(pipeline),
+            "-n",
+            str(requests),
+            "--csv",
+            "-q",
+        ],
         check=True,
         capture_output=True,
         text=True,
@@ -58,9 +72,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--aof", action="store_true", help="appendonly yes, appendfsync everysec")
-    parser.add_argument("-n", "--requests", type=int, default=100_000, help="requests per P1 run (P16 runs 5x)")
+    parser.add_argument(
+        "-n", "--requests", type=int, default=100_000, help="requests per P1 run (P16 runs 5x)"
+    )
     args = parser.parse_args()
-    persistence = ["--appendonly", "yes", "--appendfsync", "everysec"] if args.aof else ["--appendonly", "no"]
+    persistence = (
+        ["--appendonly", "yes", "--appendfsync", "everysec"] if args.aof else ["--appendonly", "no"]
+    )
     keel = start_keelkv(*persistence, workdir=Path(tempfile.mkdtemp(prefix="bench-keelkv-")))
     real = start_redis(*persistence, workdir=Path(tempfile.mkdtemp(prefix="bench-redis-")))
     results: dict[tuple[str, int], dict[str, list[tuple[float, float]]]] = {}
@@ -74,21 +92,27 @@ def main() -> int:
                 for test in TESTS:
                     for name, server in order:
                         rps, us = measure(server, test, pipeline, n)
-                        results.setdefault((test, pipeline), {}).setdefault(name, []).append((rps, us))
+                        results.setdefault((test, pipeline), {}).setdefault(name, []).append(
+                            (rps, us)
+                        )
             print(f"round {rnd + 1}/{args.rounds} done", file=sys.stderr)
     finally:
         keel.stop()
         real.stop()
     mode = "appendonly yes, everysec" if args.aof else "appendonly no"
     print(f"keelkv vs redis-server {mode}, redis-benchmark -c 50, median of {args.rounds} rounds")
-    print(f"{'test':<8}{'P':>3}{'keelkv rps':>13}{'redis rps':>13}{'ratio':>8}{'keelkv us/req':>15}{'redis us/req':>14}")
+    print(
+        f"{'test':<8}{'P':>3}{'keelkv rps':>13}{'redis rps':>13}{'ratio':>8}{'keelkv us/req':>15}{'redis us/req':>14}"
+    )
     for (test, pipeline), by_server in results.items():
         ratios = [k[0] / r[0] for k, r in zip(by_server["keelkv"], by_server["redis"], strict=True)]
         k_rps = statistics.median(x[0] for x in by_server["keelkv"])
         r_rps = statistics.median(x[0] for x in by_server["redis"])
         k_us = statistics.median(x[1] for x in by_server["keelkv"])
         r_us = statistics.median(x[1] for x in by_server["redis"])
-        print(f"{test:<8}{pipeline:>3}{k_rps:>13,.0f}{r_rps:>13,.0f}{statistics.median(ratios):>8.2f}{k_us:>15.2f}{r_us:>14.2f}")
+        print(
+            f"{test:<8}{pipeline:>3}{k_rps:>13,.0f}{r_rps:>13,.0f}{statistics.median(ratios):>8.2f}{k_us:>15.2f}{r_us:>14.2f}"
+        )
     return 0
 
 

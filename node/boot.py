@@ -10,4 +10,11 @@ from node.server import Server
 
 def build_server(config: Config, log: Logger, executable: str = "") -> Server:
     load_all()
-    return Server(config, log, executable)
+    server = Server(config, log, executable)
+    from node import info
+
+    info.install(server)
+    from node import evict
+
+    evict.install(server)
+    return server

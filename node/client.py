@@ -12,6 +12,7 @@ from node.resp import Push, RequestParser, encode_reply
 
 if TYPE_CHECKING:
     from node.blocking import BlockedState
+    from node.commands.table import Command
     from node.keyspace import Database
     from node.server import Server
 
@@ -47,6 +48,7 @@ class Client:
         "watched",
         "channels",
         "patterns",
+        "shard_channels",
         "reply_mode",
         "closing",
         "close_after_reply",
@@ -87,7 +89,8 @@ class Client:
         self.lib_ver = b""
         self.ctime = time.monotonic()
         self.last_interaction = self.ctime
-        self.last_cmd = b"NULL"
+        # The last command looked up for this client (CLIENT LIST `cmd=`); None: unknown.
+        self.last_cmd: Command | None = None
         # MULTI state: queued (command, argv) pairs, or None outside a transaction.
         self.multi: list[tuple[Any, list[bytes]]] | None = None
         self.multi_error = False
@@ -96,6 +99,7 @@ class Client:
         self.watched: list[tuple[int, bytes, bool]] = []
         self.channels: set[bytes] = set()
         self.patterns: set[bytes] = set()
+        self.shard_channels: set[bytes] = set()
         self.reply_mode = "on"  # on | off | skip
         self.closing = False
         self.close_after_reply = False
@@ -143,7 +147,7 @@ class Client:
 
     @property
     def in_pubsub_mode(self) -> bool:
-        return bool(self.channels or self.patterns)
+        return bool(self.channels or self.patterns or self.shard_channels)
 
     def flags_string(self) -> str:
         flags = ""

@@ -1,10 +1,37 @@
-"""Every directive Redis 7.0 accepts, with its default and how keelkv treats it."""
+"""Every directive Redis 7.0.15 accepts, with its default and how keelkv treats it.
+
+Names, defaults, bounds, mutability and the CONFIG GET renderings are Redis 7.0.15's
+(checked against `CONFIG GET *` of a real redis-server; tests/unit/test_config.py keeps a
+copy of that list). `meaningful=False` marks a directive keelkv accepts for compatibility
+but has no use for: it is logged once as ignored and still answers CONFIG GET.
+
+keelkv's one deliberate default difference: `bind` is `127.0.0.1 -::1` (the value of the
+stock redis.conf), not the compiled-in `* -::*`, so a node started without a config file
+does not listen on every interface.
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from node.config import ConfigError, Directive, parse_memory
+from node.config import (
+    INT_MAX,
+    INT_MIN,
+    LONG_MAX,
+    UINT_MAX,
+    ULLONG_MAX,
+    ConfigError,
+    Directive,
+    format_memory,
+    memtoull,
+    repr_string,
+)
+
+# -- special directives ---------------------------------------------------------
+
+# A directive's CONFIG REWRITE lines with their "force" flags, or None to drop its lines.
+Rewrite = list[tuple[str, bool]] | None
 
 
 def _save_parse(args: list[str]) -> list[tuple[int, int]]:
@@ -14,24 +41,47 @@ def _save_parse(args: list[str]) -> list[tuple[int, int]]:
         raise ConfigError("Invalid save parameters")
     points = []
     for i in range(0, len(args), 2):
-        try:
-            points.append((int(args[i]), int(args[i + 1])))
-        except ValueError as exc:
-            raise ConfigError("Invalid save parameters") from exc
+        seconds, changes = _strtoll(args[i]), _strtoll(args[i + 1])
+        if seconds is None or changes is None or seconds < 1 or changes < 0:
+            raise ConfigError("Invalid save parameters")
+        points.append((seconds, changes))
     return points
+
+
+def _strtoll(text: str) -> int | None:
+    """strtoll with an end-pointer check: leading spaces and a sign are allowed."""
+    t = text.lstrip(" \t\n\r\v\f")
+    body = t[1:] if t[:1] in ("+", "-") else t
+    if not body:
+        return 0 if not t else None
+    if not body.isascii() or not body.isdigit():
+        return None
+    return int(t)
+
+
+def _save_merge(old: list[tuple[int, int]], new: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    # `save ""` clears the points; later `save` lines of a file add to the first.
+    return old + new if new else []
 
 
 def _save_render(points: list[tuple[int, int]]) -> str:
     return " ".join(f"{s} {c}" for s, c in points)
 
 
+def _save_rewrite(points: list[tuple[int, int]], default: Any) -> Rewrite:
+    if not points:
+        return [('save ""', True)]
+    return [(f"save {s} {c}", True) for s, c in points]
+
+
+BINDADDR_MAX = 16
+
+
 def _bind_parse(args: list[str]) -> list[str]:
-    if not args:
-        raise ConfigError("wrong number of arguments")
-    return list(args)
-
-
-def _words_parse(args: list[str]) -> list[str]:
+    if len(args) > BINDADDR_MAX:
+        raise ConfigError("Too many bind addresses specified.")
+    if len(args) == 1 and args[0] == "":
+        return []
     return list(args)
 
 
@@ -39,22 +89,38 @@ def _words_render(value: list[str]) -> str:
     return " ".join(value)
 
 
+# Redis's compiled-in default; CONFIG REWRITE keeps any other bind in the file, so the
+# file means the same to keelkv (whose default differs) and to redis-server.
+REDIS_DEFAULT_BIND = ["*", "-::*"]
+
+
+def _bind_rewrite(value: list[str], default: Any) -> Rewrite:
+    if value == REDIS_DEFAULT_BIND:
+        return None
+    return [("bind " + (" ".join(value) if value else '""'), True)]
+
+
 def _replicaof_parse(args: list[str]) -> tuple[str, int] | None:
     if len(args) != 2:
         raise ConfigError("wrong number of arguments")
     if args[0].lower() == "no" and args[1].lower() == "one":
         return None
-    try:
-        return (args[0], int(args[1]))
-    except ValueError as exc:
-        raise ConfigError("Invalid master port") from exc
+    port = _strtoll(args[1])
+    if port is None or not 0 <= port <= 65535:
+        raise ConfigError("Invalid master port")
+    return (args[0], port)
 
 
 def _replicaof_render(value: tuple[str, int] | None) -> str:
     return "" if value is None else f"{value[0]} {value[1]}"
 
 
+def _replicaof_rewrite(value: tuple[str, int] | None, default: Any) -> Rewrite:
+    return None if value is None else [(f"replicaof {value[0]} {value[1]}", True)]
+
+
 COBL_CLASSES = ("normal", "replica", "pubsub")
+_COBL_NAMES = {"normal": "normal", "slave": "replica", "replica": "replica", "pubsub": "pubsub"}
 
 
 def _cobl_parse(args: list[str]) -> dict[str, tuple[int, int, int]]:
@@ -62,21 +128,14 @@ def _cobl_parse(args: list[str]) -> dict[str, tuple[int, int, int]]:
         raise ConfigError("Wrong number of arguments in buffer limit configuration.")
     out: dict[str, tuple[int, int, int]] = {}
     for i in range(0, len(args), 4):
-        cls = args[i].lower()
-        if cls == "slave":
-            cls = "replica"
-        if cls not in COBL_CLASSES:
+        cls = _COBL_NAMES.get(args[i].lower())
+        if cls is None:
             raise ConfigError("Invalid client class specified in buffer limit configuration.")
-        try:
-            hard, soft, secs = (
-                parse_memory(args[i + 1]),
-                parse_memory(args[i + 2]),
-                int(args[i + 3]),
-            )
-        except (ConfigError, ValueError) as exc:
+        hard, soft, secs = memtoull(args[i + 1]), memtoull(args[i + 2]), _strtoll(args[i + 3])
+        if hard is None or soft is None or secs is None or secs < 0:
             raise ConfigError(
                 "Error in hard, soft or soft_seconds setting in buffer limit configuration."
-            ) from exc
+            )
         out[cls] = (hard, soft, secs)
     return out
 
@@ -89,219 +148,582 @@ def _cobl_render(value: dict[str, tuple[int, int, int]]) -> str:
     return " ".join(parts)
 
 
-def _d(name: str, kind: str, default: Any, **kw: Any) -> Directive:
-    return Directive(name, kind, default, **kw)
+def _cobl_rewrite(value: dict[str, tuple[int, int, int]], default: Any) -> Rewrite:
+    lines = []
+    for cls in COBL_CLASSES:
+        hard, soft, secs = value[cls]
+        text = (
+            f"client-output-buffer-limit {cls} {format_memory(hard)} {format_memory(soft)} {secs}"
+        )
+        lines.append((text, value[cls] != default[cls]))
+    return lines
 
 
-def _ignored(name: str, kind: str, default: Any, **kw: Any) -> Directive:
-    return Directive(name, kind, default, meaningful=False, **kw)
+COBL_DEFAULT = {
+    "normal": (0, 0, 0),
+    "replica": (256 * 1024**2, 64 * 1024**2, 60),
+    "pubsub": (32 * 1024**2, 8 * 1024**2, 60),
+}
 
+
+def _oom_values_parse(args: list[str]) -> list[int]:
+    if len(args) != 3:
+        raise ConfigError("wrong number of arguments")
+    values = []
+    for arg in args:
+        v = _strtoll(arg)
+        if v is None or not -2000 <= v <= 2000:
+            raise ConfigError(
+                "Invalid oom-score-adj-values, elements must be between -2000 and 2000."
+            )
+        values.append(v)
+    return values
+
+
+def _ints_render(value: list[int]) -> str:
+    return " ".join(str(v) for v in value)
+
+
+def _oom_values_rewrite(value: list[int], default: Any) -> Rewrite:
+    return [("oom-score-adj-values " + _ints_render(value), value != default)]
+
+
+# notify-keyspace-events: Redis's class characters, in keyspaceEventsFlagsToString order.
+NOTIFY_CLASSES = "g$lshzxetdn"
+NOTIFY_ALL = "g$lshzxetd"
+
+
+def keyspace_events_flags(text: str) -> str | None:
+    """The set of event classes named by `text` (A expands), or None if invalid."""
+    chosen: set[str] = set()
+    for ch in text:
+        if ch == "A":
+            chosen.update(NOTIFY_ALL)
+        elif ch in NOTIFY_CLASSES or ch in "KEm":
+            chosen.add(ch)
+        else:
+            return None
+    return "".join(sorted(chosen, key="g$lshzxetdnKEm".index))
+
+
+def _notify_parse(args: list[str]) -> str:
+    if len(args) != 1:
+        raise ConfigError("wrong number of arguments")
+    flags = keyspace_events_flags(args[0])
+    if flags is None:
+        raise ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
+    return flags
+
+
+def _notify_render(flags: str) -> str:
+    """keyspaceEventsFlagsToString: the canonical spelling (A for every class)."""
+    if all(ch in flags for ch in NOTIFY_ALL):
+        out = "A" + ("n" if "n" in flags else "")
+    else:
+        out = "".join(ch for ch in NOTIFY_CLASSES if ch in flags)
+    return out + "".join(ch for ch in "KEm" if ch in flags)
+
+
+def _notify_rewrite(flags: str, default: Any) -> Rewrite:
+    return [(f"notify-keyspace-events {repr_string(_notify_render(flags))}", bool(flags))]
+
+
+def _percentiles_parse(args: list[str]) -> list[float]:
+    if len(args) == 1 and args[0] == "":
+        return []
+    out = []
+    for arg in args:
+        try:
+            value = float(arg)
+        except ValueError as exc:
+            raise ConfigError("Invalid latency-tracking-info-percentiles parameters") from exc
+        if value != value or arg.strip() != arg:
+            raise ConfigError("Invalid latency-tracking-info-percentiles parameters")
+        if not 0.0 <= value <= 100.0:
+            raise ConfigError(
+                "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+            )
+        out.append(value)
+    return out
+
+
+def format_percentile(value: float) -> str:
+    """`%f` with trailing zeros (and a bare point) trimmed, as Redis's trimDoubleString."""
+    text = f"{value:f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def _percentiles_render(value: list[float]) -> str:
+    return " ".join(format_percentile(v) for v in value)
+
+
+def _percentiles_rewrite(value: list[float], default: Any) -> Rewrite:
+    if not value:
+        return [('latency-tracking-info-percentiles ""', True)]
+    return [("latency-tracking-info-percentiles " + _percentiles_render(value), True)]
+
+
+def _dir_parse(args: list[str]) -> str:
+    if len(args) != 1:
+        raise ConfigError("wrong number of arguments")
+    return args[0]
+
+
+def _dir_render(value: str) -> str:
+    # Like Redis, the answer is the process's working directory (set by `dir`).
+    try:
+        return os.getcwd()
+    except OSError:
+        return ""
+
+
+def _dir_rewrite(value: str, default: Any) -> Rewrite:
+    cwd = _dir_render(value)
+    return [(f"dir {repr_string(cwd)}", True)] if cwd else None
+
+
+# -- checks ---------------------------------------------------------------------
+
+CONFIG_MIN_HZ = 1
+CONFIG_MAX_HZ = 500
+
+
+def _cap_hz(value: int) -> int:
+    """Redis accepts any hz and caps it to 1..500."""
+    return min(max(value, CONFIG_MIN_HZ), CONFIG_MAX_HZ)
+
+
+def _basename_check(what: str, kind: str, allow_empty: bool) -> Any:
+    def check(value: str) -> str:
+        if not value and not allow_empty:
+            raise ConfigError(f"{what} can't be empty")
+        if "/" in value:
+            raise ConfigError(f"{what} can't be a path, just a {kind}")
+        return value
+
+    return check
+
+
+def _no_cluster(value: bool) -> bool:
+    if value:
+        raise ConfigError("keelkv does not support cluster mode (cluster-enabled yes)")
+    return value
+
+
+def _no_tls(value: int) -> int:
+    if value:
+        raise ConfigError("keelkv does not support TLS (tls-port)")
+    return value
+
+
+_PROC_TITLE_VARS = (
+    "{title}",
+    "{listen-addr}",
+    "{server-mode}",
+    "{port}",
+    "{tls-port}",
+    "{unixsocket}",
+    "{config-file}",
+)
+
+
+def _proc_title_check(value: str) -> str:
+    rest = value
+    for var in _PROC_TITLE_VARS:
+        rest = rest.replace(var, "")
+    if "{" in rest or "}" in rest or not value.strip():
+        raise ConfigError("template format is invalid or contains unknown variables")
+    return value
+
+
+def _hostname_check(value: str) -> str:
+    if len(value) >= 256:
+        raise ConfigError("Hostnames must be less than 256 characters")
+    if any(not (ch.isascii() and (ch.isalnum() or ch in "-.")) for ch in value):
+        raise ConfigError("Hostnames may only contain alphanumeric characters, hyphens or dots")
+    return value
+
+
+# -- table helpers ----------------------------------------------------------------
+
+
+def _bool(name: str, default: bool, **kw: Any) -> Directive:
+    return Directive(name, "bool", default, **kw)
+
+
+def _int(name: str, default: int, lo: int, hi: int, **kw: Any) -> Directive:
+    return Directive(name, "int", default, minimum=lo, maximum=hi, **kw)
+
+
+def _mem(name: str, default: int, lo: int, hi: int, **kw: Any) -> Directive:
+    return Directive(name, "memory", default, minimum=lo, maximum=hi, **kw)
+
+
+def _str(name: str, default: str = "", **kw: Any) -> Directive:
+    return Directive(name, "string", default, **kw)
+
+
+def _null_str(name: str, **kw: Any) -> Directive:
+    return Directive(name, "string", "", empty_is_null=True, **kw)
+
+
+def _enum(name: str, default: str, choices: tuple[str, ...], **kw: Any) -> Directive:
+    return Directive(name, "enum", default, choices=choices, **kw)
+
+
+def _special(name: str, default: Any, **kw: Any) -> Directive:
+    return Directive(name, "special", default, **kw)
+
+
+IGN = {"meaningful": False}
+IMM = {"mutable": False}
+HIDDEN = {"hidden": True}
+PROTECTED_ACTION = ("no", "yes", "local")
+SHUTDOWN_FLAGS = ("default", "save", "nosave", "now", "force")
+MAXMEMORY_POLICIES = (
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "noeviction",
+)
 
 DIRECTIVES: list[Directive] = [
-    # network and clients
-    _d("port", "int", 6379, minimum=0, maximum=65535),
-    _d("bind", "special", ["127.0.0.1", "-::1"], parse=_bind_parse, render=_words_render),
-    _d("protected-mode", "bool", True),
-    _d("tcp-backlog", "int", 511, mutable=False, meaningful=False),
-    _d("unixsocket", "string", "", mutable=False),
-    _d("unixsocketperm", "int", 0, mutable=False),
-    _d("timeout", "int", 0, minimum=0),
-    _d("tcp-keepalive", "int", 300, minimum=0),
-    _d("maxclients", "int", 10000, minimum=1),
-    _d("requirepass", "string", ""),
-    _d("masteruser", "string", ""),
-    _d("masterauth", "string", ""),
-    _d("proto-max-bulk-len", "memory", 512 * 1024 * 1024, minimum=1024 * 1024),
-    _d("client-query-buffer-limit", "memory", 1024**3, minimum=1024 * 1024),
-    _d(
+    # -- network ------------------------------------------------------------------
+    _special(
+        "bind",
+        ["127.0.0.1", "-::1"],
+        parse=_bind_parse,
+        render=_words_render,
+        rewrite=_bind_rewrite,
+        multi_arg=True,
+    ),
+    _null_str("bind-source-addr", **IGN),
+    _int("port", 6379, 0, 65535),
+    _bool("protected-mode", True),
+    _int("tcp-backlog", 511, 0, INT_MAX, **IMM),
+    _null_str("unixsocket", **IMM),
+    Directive("unixsocketperm", "octal", 0, minimum=0, maximum=0o777, mutable=False),
+    _int("timeout", 0, 0, INT_MAX),
+    _int("tcp-keepalive", 300, 0, INT_MAX),
+    _int("socket-mark-id", 0, 0, UINT_MAX, mutable=False, meaningful=False),
+    _int("maxclients", 10000, 1, UINT_MAX),
+    _null_str("requirepass"),
+    _null_str("masteruser"),
+    _null_str("masterauth"),
+    _mem("proto-max-bulk-len", 512 * 1024**2, 1024**2, LONG_MAX),
+    _mem("client-query-buffer-limit", 1024**3, 1024**2, LONG_MAX),
+    _special(
         "client-output-buffer-limit",
-        "special",
-        {
-            "normal": (0, 0, 0),
-            "replica": (256 * 1024**2, 64 * 1024**2, 60),
-            "pubsub": (32 * 1024**2, 8 * 1024**2, 60),
-        },
+        COBL_DEFAULT,
         parse=_cobl_parse,
         render=_cobl_render,
-        accumulate=True,
+        rewrite=_cobl_rewrite,
+        multi_arg=True,
+        merge_mode="always",
     ),
-    # general
-    _d("daemonize", "bool", False, mutable=False),
-    _d("pidfile", "string", "", mutable=False),
-    _d("loglevel", "enum", "notice", choices=("debug", "verbose", "notice", "warning", "nothing")),
-    _d("logfile", "string", "", mutable=False),
-    _d("syslog-enabled", "bool", False, mutable=False, meaningful=False),
-    _d("syslog-ident", "string", "redis", mutable=False, meaningful=False),
-    _d("syslog-facility", "string", "local0", mutable=False, meaningful=False),
-    _d("databases", "int", 16, mutable=False, minimum=1, maximum=2**31 - 1),
-    _d("always-show-logo", "bool", False, mutable=False, meaningful=False),
-    _d("set-proc-title", "bool", True, mutable=False, meaningful=False),
-    _d("proc-title-template", "string", "{title} {listen-addr} {server-mode}", meaningful=False),
-    _d("hz", "int", 10, minimum=1, maximum=500),
-    _d("dynamic-hz", "bool", True, meaningful=False),
-    _d("enable-debug-command", "enum", "no", mutable=False, choices=("no", "yes", "local")),
-    _d("enable-protected-configs", "enum", "no", mutable=False, choices=("no", "yes", "local")),
-    _d(
-        "enable-module-command",
-        "enum",
-        "no",
+    Directive("maxmemory-clients", "percent", 0, minimum=-100, maximum=LONG_MAX, **IGN),
+    # -- TLS: keelkv has none; tls-port other than 0 is refused ---------------------
+    _int("tls-port", 0, 0, 65535, check=_no_tls, **IGN),
+    _null_str("tls-cert-file", **IGN),
+    _null_str("tls-key-file", **IGN),
+    _null_str("tls-key-file-pass", **IGN),
+    _null_str("tls-client-cert-file", **IGN),
+    _null_str("tls-client-key-file", **IGN),
+    _null_str("tls-client-key-file-pass", **IGN),
+    _null_str("tls-dh-params-file", **IGN),
+    _null_str("tls-ca-cert-file", **IGN),
+    _null_str("tls-ca-cert-dir", **IGN),
+    _enum("tls-auth-clients", "yes", ("no", "yes", "optional"), **IGN),
+    _bool("tls-replication", False, **IGN),
+    _bool("tls-cluster", False, **IGN),
+    _null_str("tls-protocols", **IGN),
+    _null_str("tls-ciphers", **IGN),
+    _null_str("tls-ciphersuites", **IGN),
+    _bool("tls-prefer-server-ciphers", False, **IGN),
+    _bool("tls-session-caching", True, **IGN),
+    _int("tls-session-cache-size", 20480, 0, INT_MAX, **IGN),
+    _int("tls-session-cache-timeout", 300, 0, INT_MAX, **IGN),
+    # -- general ------------------------------------------------------------------
+    _bool("daemonize", False, **IMM),
+    _enum(
+        "supervised", "no", ("upstart", "systemd", "auto", "no"), mutable=False, meaningful=False
+    ),
+    _null_str("pidfile", **IMM),
+    _enum("loglevel", "notice", ("debug", "verbose", "notice", "warning")),
+    _str("logfile", "", **IMM),
+    _bool("syslog-enabled", False, mutable=False, meaningful=False),
+    _str("syslog-ident", "redis", mutable=False, meaningful=False),
+    _enum(
+        "syslog-facility",
+        "local0",
+        ("user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"),
         mutable=False,
-        choices=("no", "yes", "local"),
         meaningful=False,
     ),
-    # snapshotting
-    _d(
+    _bool("crash-log-enabled", True, **IGN),
+    _bool("crash-memcheck-enabled", True, **IGN),
+    _int("databases", 16, 1, INT_MAX, **IMM),
+    _bool("always-show-logo", False, mutable=False, meaningful=False),
+    _bool("set-proc-title", True, mutable=False, meaningful=False),
+    _str(
+        "proc-title-template", "{title} {listen-addr} {server-mode}", check=_proc_title_check, **IGN
+    ),
+    _enum("enable-protected-configs", "no", PROTECTED_ACTION, **IMM),
+    _enum("enable-debug-command", "no", PROTECTED_ACTION, **IMM),
+    _enum("enable-module-command", "no", PROTECTED_ACTION, mutable=False, meaningful=False),
+    _str("ignore-warnings", "", **IGN),
+    # -- snapshotting ---------------------------------------------------------------
+    _special(
         "save",
-        "special",
         [(3600, 1), (300, 100), (60, 10000)],
         parse=_save_parse,
         render=_save_render,
-        accumulate=True,
+        rewrite=_save_rewrite,
+        merge=_save_merge,
+        multi_arg=True,
+        merge_mode="file",
     ),
-    _d("stop-writes-on-bgsave-error", "bool", True),
-    _d("rdbcompression", "bool", True),
-    _d("rdbchecksum", "bool", True),
-    _d("dbfilename", "string", "dump.rdb", protected=True),
-    _d("rdb-del-sync-files", "bool", False),
-    _d("dir", "string", "", protected=True),
-    # replication
-    _d("replicaof", "special", None, parse=_replicaof_parse, render=_replicaof_render),
-    _d("slaveof", "special", None, alias="replicaof"),
-    _d("replica-serve-stale-data", "bool", True),
-    _d("replica-read-only", "bool", True),
-    _d("repl-diskless-sync", "bool", True),
-    _d("repl-diskless-sync-delay", "int", 5, minimum=0),
-    _d("repl-diskless-sync-max-replicas", "int", 0, minimum=0),
-    _d("repl-diskless-load", "enum", "disabled", choices=("disabled", "on-empty-db", "swapdb")),
-    _d("repl-ping-replica-period", "int", 10, minimum=1),
-    _d("repl-timeout", "int", 60, minimum=1),
-    _d("repl-disable-tcp-nodelay", "bool", False),
-    _d("repl-backlog-size", "memory", 1024 * 1024, minimum=1),
-    _d("repl-backlog-ttl", "int", 3600, minimum=0),
-    _d("replica-priority", "int", 100, minimum=0),
-    _d("replica-announced", "bool", True),
-    _d("min-replicas-to-write", "int", 0, minimum=0),
-    _d("min-replicas-max-lag", "int", 10, minimum=0),
-    _d("replica-announce-ip", "string", ""),
-    _d("replica-announce-port", "int", 0, minimum=0, maximum=65535),
-    _d("replica-ignore-maxmemory", "bool", True),
-    _d("replica-lazy-flush", "bool", False),
-    # memory
-    _d("maxmemory", "memory", 0, minimum=0),
-    _d(
-        "maxmemory-policy",
-        "enum",
-        "noeviction",
-        choices=(
-            "volatile-lru",
-            "allkeys-lru",
-            "volatile-lfu",
-            "allkeys-lfu",
-            "volatile-random",
-            "allkeys-random",
-            "volatile-ttl",
-            "noeviction",
-        ),
+    _bool("stop-writes-on-bgsave-error", True),
+    _bool("rdbcompression", True),
+    _bool("rdbchecksum", True, **IMM),
+    _enum("sanitize-dump-payload", "no", ("no", "yes", "clients"), **IGN),
+    _str(
+        "dbfilename",
+        "dump.rdb",
+        protected=True,
+        check=_basename_check("dbfilename", "filename", True),
     ),
-    _d("maxmemory-samples", "int", 5, minimum=1, maximum=64),
-    _d("maxmemory-eviction-tenacity", "int", 10, minimum=0, maximum=100),
-    _d("lfu-log-factor", "int", 10, minimum=0),
-    _d("lfu-decay-time", "int", 1, minimum=0),
-    _d("lazyfree-lazy-eviction", "bool", False),
-    _d("lazyfree-lazy-expire", "bool", False),
-    _d("lazyfree-lazy-server-del", "bool", False),
-    _d("lazyfree-lazy-user-del", "bool", False),
-    _d("lazyfree-lazy-user-flush", "bool", False),
-    # append only
-    _d("appendonly", "bool", False),
-    _d("appendfilename", "string", "appendonly.aof", mutable=False),
-    _d("appenddirname", "string", "appendonlydir", mutable=False),
-    _d("appendfsync", "enum", "everysec", choices=("always", "everysec", "no")),
-    _d("no-appendfsync-on-rewrite", "bool", False),
-    _d("auto-aof-rewrite-percentage", "int", 100, minimum=0),
-    _d("auto-aof-rewrite-min-size", "memory", 64 * 1024 * 1024, minimum=0),
-    _d("aof-load-truncated", "bool", True),
-    _d("aof-use-rdb-preamble", "bool", True),
-    _d("aof-timestamp-enabled", "bool", False),
-    _d("aof-rewrite-incremental-fsync", "bool", True),
-    _d("rdb-save-incremental-fsync", "bool", True),
-    # encodings (used by the RDB writer and OBJECT ENCODING)
-    _d("hash-max-listpack-entries", "int", 128, minimum=0),
-    _d("hash-max-ziplist-entries", "int", 128, alias="hash-max-listpack-entries"),
-    _d("hash-max-listpack-value", "int", 64, minimum=0),
-    _d("hash-max-ziplist-value", "int", 64, alias="hash-max-listpack-value"),
-    _d("list-max-listpack-size", "int", -2),
-    _d("list-max-ziplist-size", "int", -2, alias="list-max-listpack-size"),
-    _d("list-compress-depth", "int", 0, minimum=0),
-    _d("set-max-intset-entries", "int", 512, minimum=0),
-    _d("zset-max-listpack-entries", "int", 128, minimum=0),
-    _d("zset-max-ziplist-entries", "int", 128, alias="zset-max-listpack-entries"),
-    _d("zset-max-listpack-value", "int", 64, minimum=0),
-    _d("zset-max-ziplist-value", "int", 64, alias="zset-max-listpack-value"),
-    _d("hll-sparse-max-bytes", "memory", 3000, minimum=0, meaningful=False),
-    _d("stream-node-max-bytes", "memory", 4096, minimum=0, meaningful=False),
-    _d("stream-node-max-entries", "int", 100, minimum=0, meaningful=False),
-    _d("activerehashing", "bool", True, meaningful=False),
-    # diagnostics
-    _d("slowlog-log-slower-than", "int", 10000),
-    _d("slowlog-max-len", "int", 128, minimum=0),
-    _d("latency-monitor-threshold", "int", 0, minimum=0),
-    _d("latency-tracking", "bool", True, meaningful=False),
-    _d(
-        "latency-tracking-info-percentiles",
-        "special",
-        ["50", "99", "99.9"],
-        parse=_words_parse,
-        render=_words_render,
+    _bool("rdb-del-sync-files", False),
+    _special(
+        "dir",
+        "",
+        parse=_dir_parse,
+        render=_dir_render,
+        rewrite=_dir_rewrite,
+        protected=True,
+        deny_loading=True,
+    ),
+    _int("rdb-key-save-delay", 0, INT_MIN, INT_MAX, **HIDDEN),
+    _int("key-load-delay", 0, INT_MIN, INT_MAX, **HIDDEN),
+    _int(
+        "loading-process-events-interval-bytes",
+        2 * 1024**2,
+        1024,
+        INT_MAX,
+        hidden=True,
         meaningful=False,
     ),
-    _d("notify-keyspace-events", "string", ""),
-    _d("busy-reply-threshold", "int", 5000, minimum=0, meaningful=False),
-    _d("lua-time-limit", "int", 5000, alias="busy-reply-threshold"),
-    _d("shutdown-timeout", "int", 10, minimum=0),
-    _d("shutdown-on-sigint", "special", ["default"], parse=_words_parse, render=_words_render),
-    _d("shutdown-on-sigterm", "special", ["default"], parse=_words_parse, render=_words_render),
-    # threads, allocator, kernel: nothing to tune in keelkv
-    _ignored("io-threads", "int", 1, mutable=False),
-    _ignored("io-threads-do-reads", "bool", False, mutable=False),
-    _ignored("jemalloc-bg-thread", "bool", True),
-    _ignored("activedefrag", "bool", False),
-    _ignored("active-defrag-ignore-bytes", "memory", 100 * 1024 * 1024),
-    _ignored("active-defrag-threshold-lower", "int", 10),
-    _ignored("active-defrag-threshold-upper", "int", 100),
-    _ignored("active-defrag-cycle-min", "int", 1),
-    _ignored("active-defrag-cycle-max", "int", 25),
-    _ignored("active-defrag-max-scan-fields", "int", 1000),
-    _ignored("oom-score-adj", "enum", "no", choices=("no", "yes", "relative", "absolute")),
-    _ignored(
+    # -- replication ----------------------------------------------------------------
+    _special(
+        "replicaof",
+        None,
+        parse=_replicaof_parse,
+        render=_replicaof_render,
+        rewrite=_replicaof_rewrite,
+        multi_arg=True,
+        mutable=False,
+    ),
+    _bool("replica-serve-stale-data", True),
+    _bool("replica-read-only", True),
+    _bool("repl-diskless-sync", True),
+    _int("repl-diskless-sync-delay", 5, 0, INT_MAX),
+    _int("repl-diskless-sync-max-replicas", 0, 0, INT_MAX),
+    _enum(
+        "repl-diskless-load", "disabled", ("disabled", "on-empty-db", "swapdb"), deny_loading=True
+    ),
+    _int("repl-ping-replica-period", 10, 1, INT_MAX),
+    _int("repl-timeout", 60, 1, INT_MAX),
+    _bool("repl-disable-tcp-nodelay", False),
+    _mem("repl-backlog-size", 1024**2, 1, LONG_MAX),
+    _int("repl-backlog-ttl", 3600, 0, LONG_MAX),
+    _int("replica-priority", 100, 0, INT_MAX),
+    _bool("replica-announced", True),
+    _int("min-replicas-to-write", 0, 0, INT_MAX),
+    _int("min-replicas-max-lag", 10, 0, INT_MAX),
+    _null_str("replica-announce-ip"),
+    _int("replica-announce-port", 0, 0, 65535),
+    _bool("replica-ignore-maxmemory", True),
+    _bool("replica-lazy-flush", False),
+    _bool("replica-ignore-disk-write-errors", False),
+    _enum("propagation-error-behavior", "ignore", ("ignore", "panic", "panic-on-replicas"), **IGN),
+    # -- security -------------------------------------------------------------------
+    _int("acllog-max-len", 128, 0, LONG_MAX, **IGN),
+    _str("aclfile", "", mutable=False, meaningful=False),
+    _enum("acl-pubsub-default", "resetchannels", ("allchannels", "resetchannels"), **IGN),
+    # -- memory -----------------------------------------------------------------------
+    Directive("maxmemory", "memory", 0, minimum=0, maximum=ULLONG_MAX),
+    _enum("maxmemory-policy", "noeviction", MAXMEMORY_POLICIES),
+    _int("maxmemory-samples", 5, 1, INT_MAX),
+    _int("maxmemory-eviction-tenacity", 10, 0, 100),
+    _int("lfu-log-factor", 10, 0, INT_MAX),
+    _int("lfu-decay-time", 1, 0, INT_MAX),
+    _bool("lazyfree-lazy-eviction", False),
+    _bool("lazyfree-lazy-expire", False),
+    _bool("lazyfree-lazy-server-del", False),
+    _bool("lazyfree-lazy-user-del", False),
+    _bool("lazyfree-lazy-user-flush", False),
+    _enum(
+        "oom-score-adj",
+        "no",
+        ("no", "yes", "relative", "absolute"),
+        enum_aliases={"relative": "yes"},
+        **IGN,
+    ),
+    _special(
         "oom-score-adj-values",
-        "special",
-        ["0", "200", "800"],
-        parse=_words_parse,
-        render=_words_render,
+        [0, 200, 800],
+        parse=_oom_values_parse,
+        render=_ints_render,
+        rewrite=_oom_values_rewrite,
+        multi_arg=True,
+        **IGN,
     ),
-    _ignored("disable-thp", "bool", True, mutable=False),
-    _ignored(
-        "supervised", "enum", "no", mutable=False, choices=("upstart", "systemd", "auto", "no")
+    _bool("disable-thp", True, mutable=False, meaningful=False),
+    # -- threads, kernel, allocator -----------------------------------------------------
+    _int("io-threads", 1, 1, 128, mutable=False, meaningful=False),
+    _bool("io-threads-do-reads", False, mutable=False, meaningful=False),
+    _null_str("server_cpulist", mutable=False, meaningful=False),
+    _null_str("bio_cpulist", mutable=False, meaningful=False),
+    _null_str("aof_rewrite_cpulist", mutable=False, meaningful=False),
+    _null_str("bgsave_cpulist", mutable=False, meaningful=False),
+    _bool("jemalloc-bg-thread", True, **IGN),
+    _bool("activedefrag", False, **IGN),
+    _mem("active-defrag-ignore-bytes", 100 * 1024**2, 1, LONG_MAX, **IGN),
+    _int("active-defrag-threshold-lower", 10, 0, 1000, **IGN),
+    _int("active-defrag-threshold-upper", 100, 0, 1000, **IGN),
+    _int("active-defrag-cycle-min", 1, 1, 99, **IGN),
+    _int("active-defrag-cycle-max", 25, 1, 99, **IGN),
+    _int("active-defrag-max-scan-fields", 1000, 1, LONG_MAX, **IGN),
+    _bool("use-exit-on-panic", False, hidden=True, meaningful=False),
+    _int("watchdog-period", 0, 0, INT_MAX, hidden=True, meaningful=False),
+    # -- append only -----------------------------------------------------------------
+    _bool("appendonly", False, deny_loading=True),
+    _str(
+        "appendfilename",
+        "appendonly.aof",
+        mutable=False,
+        check=_basename_check("appendfilename", "filename", False),
     ),
-    _ignored("crash-log-enabled", "bool", True),
-    _ignored("crash-memcheck-enabled", "bool", True),
-    _ignored("use-exit-on-panic", "bool", False, mutable=False),
-    _ignored("tracking-table-max-keys", "int", 1000000),
-    _ignored("acllog-max-len", "int", 128),
-    _ignored("aclfile", "string", "", mutable=False),
-    _ignored("lua-replicate-commands", "bool", True),
-    _ignored("cluster-enabled", "bool", False, mutable=False),
-    _ignored("cluster-config-file", "string", "nodes.conf", mutable=False),
-    _ignored("cluster-node-timeout", "int", 15000),
-    _ignored("active-expire-effort", "int", 1),
-    _ignored("rdb-key-save-delay", "int", 0),
-    _ignored("key-load-delay", "int", 0),
-    _ignored("tls-port", "int", 0, mutable=False),
-    _ignored("ignore-warnings", "string", ""),
-    _ignored("sanitize-dump-payload", "enum", "no", choices=("no", "yes", "clients")),
-    _ignored("locale-collate", "string", ""),
+    _str(
+        "appenddirname",
+        "appendonlydir",
+        mutable=False,
+        check=_basename_check("appenddirname", "dirname", False),
+    ),
+    _enum("appendfsync", "everysec", ("everysec", "always", "no")),
+    _bool("no-appendfsync-on-rewrite", False),
+    _int("auto-aof-rewrite-percentage", 100, 0, INT_MAX),
+    _mem("auto-aof-rewrite-min-size", 64 * 1024**2, 0, LONG_MAX),
+    _bool("aof-load-truncated", True),
+    _bool("aof-use-rdb-preamble", True),
+    _bool("aof-timestamp-enabled", False),
+    _bool("aof-disable-auto-gc", False),
+    _bool("aof-rewrite-incremental-fsync", True),
+    _bool("rdb-save-incremental-fsync", True),
+    # -- scripting, busy replies ----------------------------------------------------
+    _int("busy-reply-threshold", 5000, 0, LONG_MAX, **IGN),
+    _bool("lua-enable-deprecated-api", False, mutable=False, hidden=True, meaningful=False),
+    # -- cluster: keelkv is not a cluster node; cluster-enabled yes is refused -------
+    _bool("cluster-enabled", False, mutable=False, meaningful=False, check=_no_cluster),
+    _str("cluster-config-file", "nodes.conf", mutable=False, meaningful=False),
+    _int("cluster-node-timeout", 15000, 0, LONG_MAX, **IGN),
+    _int("cluster-port", 0, 0, 65535, mutable=False, meaningful=False),
+    _int("cluster-replica-validity-factor", 10, 0, INT_MAX, **IGN),
+    _int("cluster-migration-barrier", 1, 0, INT_MAX, **IGN),
+    _bool("cluster-allow-replica-migration", True, **IGN),
+    _bool("cluster-require-full-coverage", True, **IGN),
+    _bool("cluster-replica-no-failover", False, **IGN),
+    _bool("cluster-allow-reads-when-down", False, **IGN),
+    _bool("cluster-allow-pubsubshard-when-down", True, **IGN),
+    _mem("cluster-link-sendbuf-limit", 0, 0, ULLONG_MAX, **IGN),
+    _null_str("cluster-announce-ip", **IGN),
+    _null_str("cluster-announce-hostname", check=_hostname_check, **IGN),
+    _enum("cluster-preferred-endpoint-type", "ip", ("ip", "hostname", "unknown-endpoint"), **IGN),
+    _int("cluster-announce-port", 0, 0, 65535, **IGN),
+    _int("cluster-announce-bus-port", 0, 0, 65535, **IGN),
+    _int("cluster-announce-tls-port", 0, 0, 65535, **IGN),
+    # -- diagnostics ----------------------------------------------------------------
+    _int("slowlog-log-slower-than", 10000, -1, LONG_MAX),
+    _int("slowlog-max-len", 128, 0, LONG_MAX),
+    _int("latency-monitor-threshold", 0, 0, LONG_MAX),
+    _bool("latency-tracking", True, **IGN),
+    _special(
+        "latency-tracking-info-percentiles",
+        [50.0, 99.0, 99.9],
+        parse=_percentiles_parse,
+        render=_percentiles_render,
+        rewrite=_percentiles_rewrite,
+        multi_arg=True,
+        **IGN,
+    ),
+    _special(
+        "notify-keyspace-events",
+        "",
+        parse=_notify_parse,
+        render=_notify_render,
+        rewrite=_notify_rewrite,
+    ),
+    # -- encodings (the RDB writer and OBJECT ENCODING follow them) -------------------
+    _int("hash-max-listpack-entries", 512, 0, LONG_MAX),
+    _mem("hash-max-listpack-value", 64, 0, LONG_MAX),
+    _int("list-max-listpack-size", -2, INT_MIN, INT_MAX),
+    _int("list-compress-depth", 0, 0, INT_MAX),
+    _int("set-max-intset-entries", 512, 0, LONG_MAX),
+    _int("zset-max-listpack-entries", 128, 0, LONG_MAX),
+    _mem("zset-max-listpack-value", 64, 0, LONG_MAX),
+    _mem("hll-sparse-max-bytes", 3000, 0, LONG_MAX, **IGN),
+    _mem("stream-node-max-bytes", 4096, 0, LONG_MAX, **IGN),
+    _int("stream-node-max-entries", 100, 0, LONG_MAX, **IGN),
+    _bool("activerehashing", True, **IGN),
+    _int("tracking-table-max-keys", 1000000, 0, LONG_MAX, **IGN),
+    # -- server cron, shutdown --------------------------------------------------------
+    _int("hz", 10, 0, INT_MAX, check=_cap_hz),
+    _bool("dynamic-hz", True, **IGN),
+    _int("active-expire-effort", 1, 1, 10, **IGN),
+    _int("shutdown-timeout", 10, 0, INT_MAX),
+    _enum("shutdown-on-sigint", (), SHUTDOWN_FLAGS, flag_enum=True),
+    _enum("shutdown-on-sigterm", (), SHUTDOWN_FLAGS, flag_enum=True),
 ]
 
+# Old names Redis 7.0 still accepts for the same directive.
+ALIASES = {
+    "slaveof": "replicaof",
+    "slave-serve-stale-data": "replica-serve-stale-data",
+    "slave-read-only": "replica-read-only",
+    "slave-priority": "replica-priority",
+    "slave-announce-ip": "replica-announce-ip",
+    "slave-announce-port": "replica-announce-port",
+    "slave-ignore-maxmemory": "replica-ignore-maxmemory",
+    "slave-lazy-flush": "replica-lazy-flush",
+    "repl-ping-slave-period": "repl-ping-replica-period",
+    "min-slaves-to-write": "min-replicas-to-write",
+    "min-slaves-max-lag": "min-replicas-max-lag",
+    "cluster-slave-validity-factor": "cluster-replica-validity-factor",
+    "cluster-slave-no-failover": "cluster-replica-no-failover",
+    "hash-max-ziplist-entries": "hash-max-listpack-entries",
+    "hash-max-ziplist-value": "hash-max-listpack-value",
+    "list-max-ziplist-size": "list-max-listpack-size",
+    "zset-max-ziplist-entries": "zset-max-listpack-entries",
+    "zset-max-ziplist-value": "zset-max-listpack-value",
+    "lua-time-limit": "busy-reply-threshold",
+}
 
-TABLE: dict[str, Directive] = {d.name: d for d in DIRECTIVES}
+
+def _build_table() -> dict[str, Directive]:
+    table: dict[str, Directive] = {}
+    for d in DIRECTIVES:
+        assert d.name not in table, d.name
+        table[d.name] = d
+    for alias, target in ALIASES.items():
+        primary = table[target]
+        table[alias] = Directive(alias, primary.kind, primary.default, alias=target)
+    return dict(sorted(table.items()))
+
+
+TABLE: dict[str, Directive] = _build_table()

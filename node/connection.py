@@ -60,7 +60,7 @@ async def serve_client(c: Client) -> None:
                     status = execute(c, argv)
                     if status:
                         if status == BLOCKED:
-                            if not await wait_unblocked(c):
+                            if not await wait_unblocked(c, commands):
                                 return
                         elif status == PAUSED:
                             await wait_unpaused(c, argv)
@@ -111,8 +111,13 @@ async def flush(c: Client) -> bool:
     return True
 
 
-async def wait_unblocked(c: Client) -> bool:
-    """Park a client blocked on keys until served, timed out or disconnected."""
+async def wait_unblocked(c: Client, queue: list[list[bytes]] | None = None) -> bool:
+    """Park a client blocked on keys until served, timed out or disconnected.
+
+    What the client sends meanwhile is parsed but not run, as in Redis: the commands are
+    appended to `queue` (the rest of the batch being run) so they keep their order, or run
+    here when there is no queue. False when the connection is gone.
+    """
     server = c.server
     state = c.blocked
     assert state is not None
@@ -122,6 +127,7 @@ async def wait_unblocked(c: Client) -> bool:
     sock = c.sock
     assert sock is not None
     alive = True
+    arrived: list[list[bytes]] = []
 
     async def watch_socket(cancel: trio.CancelScope) -> None:
         nonlocal alive
@@ -138,8 +144,10 @@ async def wait_unblocked(c: Client) -> bool:
                 alive = False
                 cancel.cancel()
                 return
+            c.tot_net_in += len(peek)
+            server.stats.net_input_bytes += len(peek)
             try:
-                c.extra.setdefault("pending_commands", []).extend(c.parser.feed(peek))
+                arrived.extend(c.parser.feed(peek))
             except ProtocolError:
                 alive = False
                 cancel.cancel()
@@ -148,23 +156,26 @@ async def wait_unblocked(c: Client) -> bool:
     with trio.move_on_at(state.deadline):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(watch_socket, nursery.cancel_scope)
-            while not state.event.is_set() and not c.closing:
+            while not state.event.is_set() and not c.closing and alive:
                 with trio.CancelScope() as wake:
                     c.wake_scope = wake
                     await state.event.wait()
             nursery.cancel_scope.cancel()
     c.wake_scope = None
+    if not alive or c.closing:
+        server.blocking.unblock(c, None)
+        return False
     if c.blocked is state:
         server.mstime = mstime()
         server.blocking.unblock(
             c, state.timeout_reply if state.timeout_reply is not None else NULL_ARRAY
         )
-    if not alive or c.closing:
-        return False
-    pending = c.extra.pop("pending_commands", None)
-    if pending:
+    if arrived:
+        if queue is not None:
+            queue.extend(arrived)
+            return True
         server.mstime = mstime()
-        for argv in pending:
+        for argv in arrived:
             status = execute(c, argv)
             if status == BLOCKED and not await wait_unblocked(c):
                 return False

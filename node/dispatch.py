@@ -13,13 +13,18 @@ from typing import TYPE_CHECKING, Any
 from node import errors
 from node.blocking import Block
 from node.commands.table import (
+    ADMIN,
     COMMANDS,
     LOADING,
     MAY_REPLICATE,
     NO_AUTH,
+    NO_MULTI,
+    SKIP_MONITOR,
+    SKIP_SLOWLOG,
     STALE,
     Command,
 )
+from node.commands.tx_state import exec_abort, exec_flags
 from node.resp import QUEUED, ReplyError
 
 if TYPE_CHECKING:
@@ -53,6 +58,8 @@ PUBSUB_ALLOWED = frozenset(
         b"reset",
     ]
 )
+# Commands a client in MULTI may still send when over maxmemory (processCommand).
+MULTI_OOM_EXEMPT = frozenset(["exec", "discard", "quit", "reset"])
 # Commands that run immediately even inside MULTI.
 MULTI_IMMEDIATE = frozenset([b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"])
 
@@ -70,8 +77,16 @@ def execute(c: Client, argv: list[bytes]) -> int:
     if cmd is None:
         cmd = COMMANDS.get(argv[0].lower())
         if cmd is None:
+            c.last_cmd = None
             return _reject(c, None, unknown_command_error(argv))
     n = len(argv)
+    if cmd.subcommands and n > 1:
+        sub = cmd.subcommands.get(argv[1].decode("latin-1").lower())
+        if sub is None:
+            c.last_cmd = None
+            return _reject(c, cmd, unknown_subcommand_error(argv))
+        cmd = sub
+    c.last_cmd = cmd
     if (cmd.arity > 0 and n != cmd.arity) or n < -cmd.arity:
         return _reject(c, cmd, errors.wrong_arity(cmd.name))
     if not c.authenticated and NO_AUTH not in cmd.flags:
@@ -83,6 +98,8 @@ def execute(c: Client, argv: list[bytes]) -> int:
                 return err
             return _reject(c, cmd, err)
     if c.multi is not None and cmd.name.encode() not in MULTI_IMMEDIATE:
+        if NO_MULTI in cmd.flags:
+            return _reject(c, cmd, ReplyError("ERR Command not allowed inside a transaction"))
         c.multi.append((cmd, argv))
         c.reply(QUEUED)
         return DONE
@@ -93,13 +110,20 @@ def check_gates(c: Client, cmd: Command, argv: list[bytes]) -> ReplyError | int 
     """The slower checks, run only while one of them can apply (see Server.gate_checks)."""
     server = c.server
     flags = cmd.flags
+    is_write = cmd.is_write or MAY_REPLICATE in flags
+    if c.multi is not None and cmd.name == "exec":
+        # EXEC carries the flags of the commands it queued (Redis's mstate.cmd_flags).
+        queued_write, queued_denyoom = exec_flags(c)
+        is_write = is_write or queued_write
+        if queued_denyoom:
+            flags = flags | {"denyoom"}
     if c.in_pubsub_mode and not c.resp3 and cmd.name.encode() not in PUBSUB_ALLOWED:
         return ReplyError(
             f"ERR Can't execute '{cmd.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
         )
     if server.loading and LOADING not in flags:
         return ReplyError("LOADING Redis is loading the dataset in memory")
-    if cmd.is_write or MAY_REPLICATE in flags:
+    if is_write:
         if c.kind != "master":
             err = server.write_denied_error(c, cmd)
             if err is not None:
@@ -112,19 +136,47 @@ def check_gates(c: Client, cmd: Command, argv: list[bytes]) -> ReplyError | int 
         return ReplyError(
             "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
         )
-    if server.config.maxmemory and "denyoom" in flags and c.kind != "master":
+    if (
+        server.config.maxmemory
+        and c.kind != "master"
+        # Inside MULTI every queued command may grow memory, so Redis refuses all but these.
+        and ("denyoom" in flags or (c.multi is not None and cmd.name not in MULTI_OOM_EXEMPT))
+    ):
         err = server.evict_for_command(c)
         if err is not None:
             return err
     return None
 
 
+def unknown_subcommand_error(argv: list[bytes]) -> ReplyError:
+    sub = argv[1].decode("utf-8", "replace")[:128]
+    return errors.unknown_subcommand(sub, argv[0].decode("utf-8", "replace"))
+
+
+def count_error(server: Any, err: ReplyError) -> None:
+    """afterErrorReply: INFO errorstats counts error replies by their code (first word)."""
+    msg = err.message
+    space = msg.find(" ", 0, 31)
+    code = msg[:space] if space > 0 else "ERR"
+    server.stats.total_error_replies += 1
+    stats = server.error_stats
+    if code in stats:
+        stats[code] += 1
+    elif len(stats) < 128:  # Redis's ERROR_STATS_LIMIT
+        stats[code] = 1
+
+
 def _reject(c: Client, cmd: Command | None, err: ReplyError) -> int:
     if cmd is not None:
         cmd.rejected_calls += 1
+    c.server.stats.rejected_calls += 1
+    count_error(c.server, err)
+    if cmd is not None and cmd.name == "exec":
+        # Redis's execCommandAbort: a refused EXEC discards the transaction, in or out of MULTI.
+        c.reply(exec_abort(c, err))
+        return DONE
     if c.multi is not None:
         c.multi_error = True
-    c.server.stats.rejected_calls += 1
     c.reply(err)
     return DONE
 
@@ -141,6 +193,7 @@ def call(c: Client, cmd: Command, argv: list[bytes]) -> int:
         result = err
         cmd.failed_calls += 1
         server.stats.failed_calls += 1
+        count_error(server, err)
     duration_us = (time.perf_counter_ns() - start) // 1000
     server.call_depth -= 1
     cmd.calls += 1
@@ -155,9 +208,9 @@ def call(c: Client, cmd: Command, argv: list[bytes]) -> int:
             status = BLOCKED
     elif result is not NO_REPLY:
         c.reply(result)
-    if server.monitors and cmd.name not in ("exec",):
+    if server.monitors and ADMIN not in cmd.flags and SKIP_MONITOR not in cmd.flags:
         server.feed_monitors(c, argv)
-    if duration_us >= server.config.slowlog_log_slower_than >= 0:
+    if duration_us >= server.config.slowlog_log_slower_than >= 0 and SKIP_SLOWLOG not in cmd.flags:
         server.slowlog.add(c, argv, duration_us)
     if server.call_depth == 0:
         server.propagator.flush()

@@ -15,6 +15,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from node.evict import lfu_new, lfu_touch
 from node.zset import ZSet
 
 if TYPE_CHECKING:
@@ -39,7 +40,20 @@ def mstime() -> int:
 
 
 class Database:
-    __slots__ = ("id", "data", "expires", "server", "_expire_scan", "_expire_pos", "avg_ttl")
+    __slots__ = (
+        "id",
+        "data",
+        "expires",
+        "server",
+        "_expire_scan",
+        "_expire_pos",
+        "avg_ttl",
+        "access",
+        "access_of",
+        "lfu",
+        "mem_dirty",
+        "clock",
+    )
 
     def __init__(self, db_id: int, server: Server) -> None:
         self.id = db_id
@@ -49,11 +63,37 @@ class Database:
         self._expire_scan: list[bytes] = []
         self._expire_pos = 0
         self.avg_ttl = 0
+        # Per key, what Redis keeps in each object's lru field (node/evict.py): the LRU
+        # clock (ms, refreshed each cron tick like Redis's server.lruclock; kept boxed so a
+        # compiled lookup stores it without allocating) at the last access, or with an LFU
+        # policy (minutes << 8) | log counter. `access_of` is the dict it describes, so
+        # node/evict.py can follow a SWAPDB.
+        self.clock: Any = server.mstime
+        self.access: dict[bytes, int] = {}
+        self.access_of: dict[bytes, Any] = self.data
+        self.lfu: bool = server.config.maxmemory_policy.endswith("lfu")
+        # Writes node/memory.py has yet to measure, one list shared by every database;
+        # None while maxmemory is 0.
+        self.mem_dirty: list[tuple[Database, bytes]] | None = None
 
     # -- lookups -----------------------------------------------------------
 
     def lookup_read(self, key: bytes) -> Any:
         """The value for a read command, or None (counts keyspace hits and misses)."""
+        value = self.data.get(key)
+        if value is None or (key in self.expires and self.expire_if_needed(key)):
+            self.server.stats.keyspace_misses += 1
+            return None
+        self.server.stats.keyspace_hits += 1
+        if self.lfu:
+            lfu_touch(self, key)
+        else:
+            self.access[key] = self.clock
+        return value
+
+    def lookup_notouch(self, key: bytes) -> Any:
+        """lookup_read without refreshing the key's LRU/LFU data (Redis's LOOKUP_NOTOUCH:
+        OBJECT, EXISTS, TYPE, TTL)."""
         value = self.data.get(key)
         if value is None or (key in self.expires and self.expire_if_needed(key)):
             self.server.stats.keyspace_misses += 1
@@ -66,6 +106,10 @@ class Database:
         value = self.data.get(key)
         if value is None or (key in self.expires and self.expire_if_needed(key)):
             return None
+        if self.lfu:
+            lfu_touch(self, key)
+        else:
+            self.access[key] = self.clock
         return value
 
     def exists(self, key: bytes) -> bool:
@@ -96,6 +140,7 @@ class Database:
         server = self.server
         del self.data[key]
         del self.expires[key]
+        self.access.pop(key, None)
         server.stats.expired_keys += 1
         self.signal_modified(key)
         server.propagate(
@@ -113,6 +158,12 @@ class Database:
         self.data[key] = value
         if not keepttl:
             self.expires.pop(key, None)
+        if not self.lfu:
+            self.access[key] = self.clock
+        elif is_new:
+            lfu_new(self, key)
+        else:
+            lfu_touch(self, key)
         self.signal_modified(key)
         if is_new and type(value) in (deque, ZSet):
             self.server.blocking.signal_key_ready(self, key)
@@ -120,6 +171,10 @@ class Database:
     def add(self, key: bytes, value: Any) -> None:
         """Create a key that the caller knows does not exist."""
         self.data[key] = value
+        if self.lfu:
+            lfu_new(self, key)
+        else:
+            self.access[key] = self.clock
         self.signal_modified(key)
         if type(value) in (deque, ZSet):
             self.server.blocking.signal_key_ready(self, key)
@@ -129,6 +184,7 @@ class Database:
             return False
         del self.data[key]
         self.expires.pop(key, None)
+        self.access.pop(key, None)
         self.signal_modified(key)
         return True
 
@@ -138,12 +194,16 @@ class Database:
         self.server.dirty += changes
 
     def signal_modified(self, key: bytes) -> None:
+        mem_dirty = self.mem_dirty
+        if mem_dirty is not None:
+            mem_dirty.append((self, key))
         watched = self.server.watched_keys
         if watched:
             clients = watched.get((self.id, key))
             if clients:
-                for client in clients:
-                    client.dirty_cas = True
+                from node.commands.tx_state import touch_watched_key
+
+                touch_watched_key(self, key, clients)
 
     # -- expiry ------------------------------------------------------------
 
@@ -203,6 +263,8 @@ class Database:
         removed = len(self.data)
         self.data = {}
         self.expires = {}
+        self.access = {}
+        self.access_of = self.data
         self._expire_scan = []
         self._expire_pos = 0
         self.avg_ttl = 0

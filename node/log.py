@@ -1,4 +1,9 @@
-"""Logging in Redis's format: `pid:R dd Mon yyyy hh:mm:ss.mmm <level-char> message`."""
+"""Logging in Redis's format: `pid:R dd Mon yyyy hh:mm:ss.mmm <level-char> message`.
+
+R is the role (C before the configuration is loaded and in forked children, M master,
+S replica); the level characters are Redis's: . debug, - verbose, * notice, # warning.
+The pid is taken at each line, so a forked child's lines carry its own.
+"""
 
 from __future__ import annotations
 

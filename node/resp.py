@@ -13,6 +13,7 @@ types so that one handler serves both protocols.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -22,6 +23,10 @@ import hiredis
 PROTO_INLINE_MAX_SIZE = 64 * 1024
 # Redis refuses multibulk counts above INT_MAX and, before AUTH, above 10.
 MULTIBULK_MAX = 2**31 - 1
+# hiredis allocates a declared multibulk's whole list as soon as it reads the header
+# (`*2147483647` = 16 GB of address space, which the collector then walks for seconds);
+# Redis preallocates at most 1024 slots. A count of 6+ digits goes to the framing parser.
+_BIG_MULTIBULK = re.compile(rb"\*[0-9]{6}")
 UNAUTH_MULTIBULK_MAX = 10
 UNAUTH_BULK_MAX = 16384
 
@@ -42,7 +47,8 @@ def split_inline_args(line: bytes) -> list[bytes] | None:
     while True:
         while i < n and line[i] in b" \t\n\r\x0b\x0c":
             i += 1
-        if i >= n:
+        if i >= n or line[i] == 0:
+            # sdssplitargs walks a C string: a NUL ends the whole line.
             return args
         cur = bytearray()
         in_dq = in_sq = False
@@ -165,7 +171,12 @@ class RequestParser:
     def feed(self, data: bytes) -> list[list[bytes]]:
         if self._pending_error is not None:
             raise self._pending_error
-        if self._clean and data[:1] == b"*" and self.authenticated:
+        if (
+            self._clean
+            and data[:1] == b"*"
+            and self.authenticated
+            and _BIG_MULTIBULK.search(data) is None
+        ):
             return self._feed_fast(data)
         self._buf += data
         cmds: list[list[bytes]] = []
@@ -229,6 +240,10 @@ class RequestParser:
                 if self._want < 0:
                     if buf[pos] != 0x2A:
                         nl = buf.find(b"\n", pos)
+                        if nl >= 0 and buf.find(b"\0", pos, nl) >= 0:
+                            # Redis looks for the newline with strchr: a NUL before it
+                            # hides it, and the line stays incomplete.
+                            nl = -1
                         if nl < 0:
                             if len(buf) - pos > PROTO_INLINE_MAX_SIZE:
                                 raise ProtocolError("too big inline request")

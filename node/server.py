@@ -26,6 +26,7 @@ from node.blocking import BlockingRegistry
 from node.client import Client
 from node.config import Config
 from node.connection import serve_client
+from node.evict import perform_evictions
 from node.keyspace import Database, mstime
 from node.log import Logger
 from node.propagate import Propagator
@@ -109,6 +110,7 @@ class Server:
         self.watched_keys: dict[tuple[int, bytes], list[Client]] = {}
         self.pubsub_channels: dict[bytes, dict[int, Client]] = {}
         self.pubsub_patterns: dict[bytes, dict[int, Client]] = {}
+        self.pubsub_shard_channels: dict[bytes, dict[int, Client]] = {}
         self.monitors: list[Client] = []
         self.slowlog = SlowLog(self)
         self.scan_cursors = ScanCursors()
@@ -134,6 +136,14 @@ class Server:
         self.cron_hooks: list[Callable[[Server], None]] = []
         self.flushall_hooks: list[Callable[[Server], None]] = []
         self.info_hooks: dict[str, Callable[[Server], list[tuple[str, Any]]]] = {}
+        # CONFIG SET side effects of other subsystems: directive name -> fn(server) that
+        # returns None, or the reason the new value cannot be applied (all are rolled back).
+        self.config_set_hooks: dict[str, Callable[[Server], str | None]] = {}
+        # INFO and admin state (node/info.py, node/commands/server_cmd.py).
+        self.master_replid = secrets.token_hex(20)
+        self.dirty_at_last_save = 0
+        self.error_stats: dict[str, int] = {}
+        self.active_expire_enabled = True  # DEBUG SET-ACTIVE-EXPIRE
         self.listen_sockets: list[socket.socket] = []
         self.bound_port = 0
         self.cronloops = 0
@@ -154,7 +164,7 @@ class Server:
         )
 
     def pubsub_clients_exist(self) -> bool:
-        return bool(self.pubsub_channels or self.pubsub_patterns)
+        return bool(self.pubsub_channels or self.pubsub_patterns or self.pubsub_shard_channels)
 
     def check_gates(self, c: Client, cmd: Command, argv: list[bytes]) -> ReplyError | int | None:
         from node.dispatch import check_gates
@@ -206,8 +216,7 @@ class Server:
         return not self.master_link_up and not self.config.replica_serve_stale_data
 
     def evict_for_command(self, c: Client) -> ReplyError | None:
-        from node.evict import perform_evictions
-
+        # Imported at module level: a function-level import costs ~1 us per denyoom command.
         return perform_evictions(self)
 
     # -- propagation ----------------------------------------------------------
@@ -266,8 +275,7 @@ class Server:
         parts = " ".join('"' + _repr_arg(a) + '"' for a in argv)
         line = b"+%.6f [%d %s] %s\r\n" % (now, c.db.id, where.encode(), parts.encode())
         for m in list(self.monitors):
-            if m is not c:
-                m.push_raw(line)
+            m.push_raw(line)
 
     def reply_to(self, c: Client, value: Any) -> None:
         encode_reply(value, c.resp3, c.out)
@@ -322,7 +330,10 @@ class Server:
     async def accept_loop(self, lsock: socket.socket, nursery: trio.Nursery) -> None:
         is_tcp = lsock.family in (socket.AF_INET, socket.AF_INET6)
         while True:
-            await trio.lowlevel.wait_readable(lsock)
+            try:
+                await trio.lowlevel.wait_readable(lsock)
+            except trio.ClosedResourceError:
+                return  # closed by CONFIG SET port/bind, which started a new loop
             while True:
                 try:
                     sock, peer = lsock.accept()
@@ -364,7 +375,8 @@ class Server:
             await trio.sleep(1 / self.config.hz)
             self.cronloops += 1
             self.mstime = mstime()
-            self.active_expire_cycle()
+            if self.active_expire_enabled:
+                self.active_expire_cycle()
             if self.pause_end and time.monotonic() >= self.pause_end:
                 self.unpause()
             if self.config.timeout and self.cronloops % self.config.hz == 0:
@@ -391,7 +403,12 @@ class Server:
         limit = self.config.timeout
         now = time.monotonic()
         for c in list(self.clients.values()):
-            if c.kind in ("replica", "master") or c.blocked is not None or c.in_pubsub_mode:
+            if (
+                c.kind in ("replica", "master")
+                or c.monitor
+                or c.blocked is not None
+                or c.in_pubsub_mode
+            ):
                 continue
             if now - c.last_interaction > limit:
                 self.log.verbose("Closing idle client")

@@ -1,13 +1,200 @@
-"""String commands."""
+"""String commands: GET/SET and friends, counters, ranges.
+
+Values are bytes. Every write propagates the form Redis 7.0 writes to its AOF: relative
+expiry becomes `SET k v PXAT <ms>` / `PEXPIREAT`, INCRBYFLOAT becomes `SET k v KEEPTTL`,
+GETSET becomes SET, GETDEL becomes DEL, and SET..GET drops its GET flags.
+
+INCRBYFLOAT computes in Redis's `long double` (x87 80-bit on x86-64), emulated exactly with
+integers below, so that results such as `10.5 + 0.1 -> 10.6` match real Redis digit for digit.
+"""
 
 from __future__ import annotations
 
+import platform
+import re
 from typing import Any
 
 from node import errors
 from node.client import Client
 from node.commands.table import command
+from node.keyspace import Database
 from node.resp import OK
+
+LLONG_MAX = 2**63 - 1
+LLONG_MIN = -(2**63)
+
+# SET / GETEX option flags, named as in Redis's t_string.c.
+OBJ_SET_NX = 1 << 0
+OBJ_SET_XX = 1 << 1
+OBJ_EX = 1 << 2
+OBJ_PX = 1 << 3
+OBJ_KEEPTTL = 1 << 4
+OBJ_SET_GET = 1 << 5
+OBJ_EXAT = 1 << 6
+OBJ_PXAT = 1 << 7
+OBJ_PERSIST = 1 << 8
+_ANY_EXPIRE = OBJ_EX | OBJ_PX | OBJ_EXAT | OBJ_PXAT
+
+STRING_TOO_LONG = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+
+
+# ---------------------------------------------------------------------------
+# Number parsing, as Redis's util.c does it
+
+
+def parse_ll(raw: bytes) -> int | None:
+    """Redis's string2ll: exactly the canonical decimal form of a signed 64-bit integer.
+
+    string2ll refuses spaces, '+', leading zeros and "-0", so an integer is accepted iff
+    printing it back gives the same bytes.
+    """
+    try:
+        value = int(raw)
+    except ValueError:
+        return None
+    if b"%d" % value != raw or not LLONG_MIN <= value <= LLONG_MAX:
+        return None
+    return value
+
+
+def get_ll(raw: bytes) -> int:
+    """An integer argument, or `ERR value is not an integer or out of range`."""
+    value = parse_ll(raw)
+    if value is None:
+        raise errors.not_integer()
+    return value
+
+
+def _string_value(value: Any) -> bytes | None:
+    if value is None or type(value) is bytes:
+        return value
+    raise errors.wrongtype()
+
+
+def _obeys_client(c: Client) -> bool:
+    """Redis's mustObeyClient: the master's stream is applied whatever the limits."""
+    return c.kind == "master"
+
+
+def _expire_stale(db: Database, key: bytes) -> None:
+    """Delete `key` first if it is logically expired, as lookupKeyWrite does before a set
+    (the deletion is propagated as DEL ahead of the write, like Redis)."""
+    if key in db.expires:
+        db.lookup_write(key)
+
+
+# ---------------------------------------------------------------------------
+# GET / SET family
+
+
+def _parse_extended(argv: list[bytes], start: int, is_set: bool) -> tuple[int, bytes | None]:
+    """parseExtendedStringArgumentsOrReply: (flags, raw expire argument).
+
+    Mirrors Redis's checks exactly, including what it lets through: a repeated EX is
+    accepted (last one wins) and NX GET is legal since 7.0.
+    """
+    flags = 0
+    expire: bytes | None = None
+    n = len(argv)
+    j = start
+    while j < n:
+        opt = argv[j].lower()
+        has_next = j + 1 < n
+        if opt == b"nx" and is_set and not flags & OBJ_SET_XX:
+            flags |= OBJ_SET_NX
+        elif opt == b"xx" and is_set and not flags & OBJ_SET_NX:
+            flags |= OBJ_SET_XX
+        elif opt == b"get" and is_set:
+            flags |= OBJ_SET_GET
+        elif opt == b"keepttl" and is_set and not flags & (OBJ_PERSIST | _ANY_EXPIRE):
+            flags |= OBJ_KEEPTTL
+        elif opt == b"persist" and not is_set and not flags & (OBJ_KEEPTTL | _ANY_EXPIRE):
+            flags |= OBJ_PERSIST
+        elif (
+            opt == b"ex"
+            and has_next
+            and not flags & (OBJ_KEEPTTL | OBJ_PERSIST | OBJ_EXAT | OBJ_PX | OBJ_PXAT)
+        ):
+            flags |= OBJ_EX
+            j += 1
+            expire = argv[j]
+        elif (
+            opt == b"px"
+            and has_next
+            and not flags & (OBJ_KEEPTTL | OBJ_PERSIST | OBJ_EX | OBJ_EXAT | OBJ_PXAT)
+        ):
+            flags |= OBJ_PX
+            j += 1
+            expire = argv[j]
+        elif (
+            opt == b"exat"
+            and has_next
+            and not flags & (OBJ_KEEPTTL | OBJ_PERSIST | OBJ_EX | OBJ_PX | OBJ_PXAT)
+        ):
+            flags |= OBJ_EXAT
+            j += 1
+            expire = argv[j]
+        elif (
+            opt == b"pxat"
+            and has_next
+            and not flags & (OBJ_KEEPTTL | OBJ_PERSIST | OBJ_EX | OBJ_EXAT | OBJ_PX)
+        ):
+            flags |= OBJ_PXAT
+            j += 1
+            expire = argv[j]
+        else:
+            raise errors.syntax()
+        j += 1
+    return flags, expire
+
+
+def _expire_ms(c: Client, raw: bytes, flags: int, name: str) -> int:
+    """getExpireMillisecondsOrReply: the absolute expiry in ms for EX/PX/EXAT/PXAT."""
+    ms = get_ll(raw)
+    seconds = flags & (OBJ_EX | OBJ_EXAT)
+    if ms <= 0 or (seconds and ms > LLONG_MAX // 1000):
+        raise errors.CommandError(errors.INVALID_EXPIRE.format(name))
+    if seconds:
+        ms *= 1000
+    if flags & (OBJ_EX | OBJ_PX):
+        ms += c.server.mstime
+        if ms > LLONG_MAX:  # Redis's signed addition wraps negative and is refused
+            raise errors.CommandError(errors.INVALID_EXPIRE.format(name))
+    return ms
+
+
+def _set_generic(
+    c: Client,
+    argv: list[bytes],
+    flags: int,
+    key: bytes,
+    value: bytes,
+    expire: bytes | None,
+    name: str,
+    ok_reply: Any = OK,
+    abort_reply: Any = None,
+) -> Any:
+    """setGenericCommand; propagates the rewritten vector itself."""
+    when = _expire_ms(c, expire, flags, name) if expire is not None else 0
+    db = c.db
+    old = None
+    if flags & OBJ_SET_GET:
+        old = _string_value(db.lookup_read(key))
+    found = db.lookup_write(key) is not None
+    if (flags & OBJ_SET_NX and found) or (flags & OBJ_SET_XX and not found):
+        return old if flags & OBJ_SET_GET else abort_reply
+    db.set_key(key, value, keepttl=bool(flags & OBJ_KEEPTTL))
+    server = c.server
+    server.dirty += 1
+    if expire is not None:
+        db.set_expire(key, when)
+        server.propagate(db.id, [b"SET", key, value, b"PXAT", b"%d" % when])
+    elif flags & OBJ_SET_GET:
+        # Redis drops every GET among the options (it may be repeated).
+        server.propagate(db.id, argv[:3] + [a for a in argv[3:] if a.lower() != b"get"])
+    else:
+        server.propagate(db.id, argv)
+    return old if flags & OBJ_SET_GET else ok_reply
 
 
 @command("get", 2, "readonly fast", 1, 1, 1, categories="read string fast")
@@ -20,8 +207,465 @@ def get(c: Client, argv: list[bytes]) -> Any:
 
 @command("set", -3, "write denyoom", 1, 1, 1, categories="write string slow")
 def set_(c: Client, argv: list[bytes]) -> Any:
+    """SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]."""
+    if len(argv) == 3:  # the hot path: no options
+        db = c.db
+        key = argv[1]
+        if key in db.expires:  # a stale key is deleted (and DEL propagated) first
+            db.lookup_write(key)
+        db.set_key(key, argv[2])
+        c.server.dirty += 1
+        c.server.propagate(db.id, argv)
+        return OK
+    flags, expire = _parse_extended(argv, 3, True)
+    return _set_generic(c, argv, flags, argv[1], argv[2], expire, "set")
+
+
+@command("setnx", 3, "write denyoom fast", 1, 1, 1, categories="write string fast")
+def setnx(c: Client, argv: list[bytes]) -> Any:
+    return _set_generic(c, argv, OBJ_SET_NX, argv[1], argv[2], None, "setnx", 1, 0)
+
+
+@command("setex", 4, "write denyoom", 1, 1, 1, categories="write string slow")
+def setex(c: Client, argv: list[bytes]) -> Any:
+    return _set_generic(c, argv, OBJ_EX, argv[1], argv[3], argv[2], "setex")
+
+
+@command("psetex", 4, "write denyoom", 1, 1, 1, categories="write string slow")
+def psetex(c: Client, argv: list[bytes]) -> Any:
+    return _set_generic(c, argv, OBJ_PX, argv[1], argv[3], argv[2], "psetex")
+
+
+@command("getset", 3, "write denyoom fast", 1, 1, 1, categories="write string fast")
+def getset(c: Client, argv: list[bytes]) -> Any:
     db = c.db
-    db.set_key(argv[1], argv[2])
+    key = argv[1]
+    old = _string_value(db.lookup_read(key))
+    db.set_key(key, argv[2])
+    c.server.dirty += 1
+    c.server.propagate(db.id, [b"SET", key, argv[2]])
+    return old
+
+
+@command("getdel", 2, "write fast", 1, 1, 1, categories="write string fast")
+def getdel(c: Client, argv: list[bytes]) -> Any:
+    db = c.db
+    key = argv[1]
+    old = _string_value(db.lookup_read(key))
+    if old is not None:
+        db.delete(key)
+        server = c.server
+        server.dirty += 1
+        server.propagate(
+            db.id, [b"UNLINK" if server.config.lazyfree_lazy_user_del else b"DEL", key]
+        )
+    return old
+
+
+@command("getex", -2, "write fast", 1, 1, 1, categories="write string fast")
+def getex(c: Client, argv: list[bytes]) -> Any:
+    """GETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST]: propagated as PEXPIREAT, DEL or PERSIST."""
+    flags, expire = _parse_extended(argv, 2, False)
+    db = c.db
+    key = argv[1]
+    value = _string_value(db.lookup_read(key))
+    if value is None:
+        return None
+    server = c.server
+    if expire is not None:
+        when = _expire_ms(c, expire, flags, "getex")
+        if flags & (OBJ_EXAT | OBJ_PXAT) and _already_expired(c, when):
+            lazy = server.config.lazyfree_lazy_expire
+            db.delete(key)
+            server.propagate(db.id, [b"UNLINK" if lazy else b"DEL", key])
+        else:
+            db.set_expire(key, when)
+            db.signal_modified(key)
+            server.propagate(db.id, [b"PEXPIREAT", key, b"%d" % when])
+        server.dirty += 1
+    elif flags & OBJ_PERSIST and db.persist(key):
+        db.signal_modified(key)
+        server.dirty += 1
+        server.propagate(db.id, [b"PERSIST", key])
+    return value
+
+
+def _already_expired(c: Client, when: int) -> bool:
+    """checkAlreadyExpired: a past time deletes the key, except while loading or on a replica
+    (which waits for its master's DEL)."""
+    server = c.server
+    return when <= server.mstime and not server.loading and server.masterhost is None
+
+
+@command("mget", -2, "readonly fast", 1, -1, 1, categories="read string fast")
+def mget(c: Client, argv: list[bytes]) -> Any:
+    lookup = c.db.lookup_read
+    out = []
+    for key in argv[1:]:
+        value = lookup(key)
+        out.append(value if type(value) is bytes else None)
+    return out
+
+
+@command("mset", -3, "write denyoom", 1, -1, 2, categories="write string slow")
+def mset(c: Client, argv: list[bytes]) -> Any:
+    if len(argv) % 2 == 0:
+        raise errors.wrong_arity("mset")
+    _mset(c, argv)
+    return OK
+
+
+@command("msetnx", -3, "write denyoom", 1, -1, 2, categories="write string slow")
+def msetnx(c: Client, argv: list[bytes]) -> Any:
+    if len(argv) % 2 == 0:
+        raise errors.wrong_arity("msetnx")
+    lookup = c.db.lookup_write
+    for j in range(1, len(argv), 2):
+        if lookup(argv[j]) is not None:
+            return 0
+    _mset(c, argv)
+    return 1
+
+
+def _mset(c: Client, argv: list[bytes]) -> None:
+    db = c.db
+    for j in range(1, len(argv), 2):
+        _expire_stale(db, argv[j])
+        db.set_key(argv[j], argv[j + 1])
+    c.server.dirty += (len(argv) - 1) // 2
+    c.server.propagate(db.id, argv)
+
+
+# ---------------------------------------------------------------------------
+# Counters
+
+
+def _incr_by(c: Client, argv: list[bytes], incr: int) -> int:
+    db = c.db
+    key = argv[1]
+    old = db.lookup_write(key)
+    if old is None:
+        current = 0
+    elif type(old) is bytes:
+        current = get_ll(old)
+    else:
+        raise errors.wrongtype()
+    value = current + incr
+    if not LLONG_MIN <= value <= LLONG_MAX:
+        raise errors.CommandError(errors.OVERFLOW)
+    db.set_key(key, b"%d" % value, keepttl=True)
     c.server.dirty += 1
     c.server.propagate(db.id, argv)
-    return OK
+    return value
+
+
+@command("incr", 2, "write denyoom fast", 1, 1, 1, categories="write string fast")
+def incr(c: Client, argv: list[bytes]) -> Any:
+    return _incr_by(c, argv, 1)
+
+
+@command("decr", 2, "write denyoom fast", 1, 1, 1, categories="write string fast")
+def decr(c: Client, argv: list[bytes]) -> Any:
+    return _incr_by(c, argv, -1)
+
+
+@command("incrby", 3, "write denyoom fast", 1, 1, 1, categories="write string fast")
+def incrby(c: Client, argv: list[bytes]) -> Any:
+    return _incr_by(c, argv, get_ll(argv[2]))
+
+
+@command("decrby", 3, "write denyoom fast", 1, 1, 1, categories="write string fast")
+def decrby(c: Client, argv: list[bytes]) -> Any:
+    incr = get_ll(argv[2])
+    if incr == LLONG_MIN:  # its negation does not fit
+        raise errors.CommandError("ERR decrement would overflow")
+    return _incr_by(c, argv, -incr)
+
+
+@command("incrbyfloat", 3, "write denyoom fast", 1, 1, 1, categories="write string fast")
+def incrbyfloat(c: Client, argv: list[bytes]) -> Any:
+    """Computed in long double and propagated as `SET key <result> KEEPTTL`, so replicas and
+    AOF replays never redo the float arithmetic."""
+    db = c.db
+    key = argv[1]
+    old = _string_value(db.lookup_write(key))
+    value = LD_ZERO if old is None else parse_long_double(old)
+    incr = parse_long_double(argv[2]) if value is not None else None
+    if value is None or incr is None:
+        raise errors.CommandError(errors.NOT_FLOAT)
+    total = ld_add(value, incr)
+    if total is None:
+        raise errors.CommandError("ERR increment would produce NaN or Infinity")
+    text = format_long_double(total)
+    db.set_key(key, text, keepttl=True)
+    c.server.dirty += 1
+    c.server.propagate(db.id, [b"SET", key, text, b"KEEPTTL"])
+    return text
+
+
+# ---------------------------------------------------------------------------
+# Byte strings
+
+
+def _check_length(c: Client, size: int) -> None:
+    """checkStringLength: a string may not grow past proto-max-bulk-len (512mb default)."""
+    if size > c.server.config.proto_max_bulk_len and not _obeys_client(c):
+        raise errors.CommandError(STRING_TOO_LONG)
+
+
+@command("append", 3, "write denyoom fast", 1, 1, 1, categories="write string fast")
+def append(c: Client, argv: list[bytes]) -> Any:
+    db = c.db
+    key = argv[1]
+    old = _string_value(db.lookup_write(key))
+    if old is None:
+        value = argv[2]
+        db.add(key, value)
+    else:
+        _check_length(c, len(old) + len(argv[2]))
+        value = old + argv[2]
+        db.set_key(key, value, keepttl=True)
+    c.server.dirty += 1
+    c.server.propagate(db.id, argv)
+    return len(value)
+
+
+@command("strlen", 2, "readonly fast", 1, 1, 1, categories="read string fast")
+def strlen(c: Client, argv: list[bytes]) -> Any:
+    value = _string_value(c.db.lookup_read(argv[1]))
+    return 0 if value is None else len(value)
+
+
+@command("getrange", 4, "readonly", 1, 1, 1, categories="read string slow")
+def getrange(c: Client, argv: list[bytes]) -> Any:
+    start = get_ll(argv[2])
+    end = get_ll(argv[3])
+    value = _string_value(c.db.lookup_read(argv[1]))
+    if value is None:
+        return b""
+    size = len(value)
+    if start < 0 and end < 0 and start > end:
+        return b""
+    if start < 0:
+        start = max(size + start, 0)
+    if end < 0:
+        end = max(size + end, 0)
+    if end >= size:
+        end = size - 1
+    if start > end or size == 0:
+        return b""
+    return value[start : end + 1]
+
+
+@command("substr", 4, "readonly", 1, 1, 1, categories="read string slow")
+def substr(c: Client, argv: list[bytes]) -> Any:
+    return getrange(c, argv)
+
+
+@command("setrange", 4, "write denyoom", 1, 1, 1, categories="write string slow")
+def setrange(c: Client, argv: list[bytes]) -> Any:
+    offset = get_ll(argv[2])
+    if offset < 0:
+        raise errors.CommandError("ERR offset is out of range")
+    patch = argv[3]
+    db = c.db
+    key = argv[1]
+    old = _string_value(db.lookup_write(key))
+    if not patch:
+        return 0 if old is None else len(old)
+    end = offset + len(patch)
+    _check_length(c, end)
+    if old is None:
+        value = bytes(offset) + patch
+        db.add(key, value)
+    else:
+        if len(old) < offset:
+            old += bytes(offset - len(old))
+        value = old[:offset] + patch + old[end:]
+        db.set_key(key, value, keepttl=True)
+    c.server.dirty += 1
+    c.server.propagate(db.id, argv)
+    return len(value)
+
+
+# ---------------------------------------------------------------------------
+# long double, emulated exactly
+#
+# Redis computes INCRBYFLOAT (and HINCRBYFLOAT) in C `long double`, parses with strtold
+# and prints with "%.17Lf". A Python float is only a double, whose rounding differs
+# (10.5 + 0.1 prints 10.59999999999999964 in double, 10.6 in long double), so values are
+# held as exact integers: mantissa * 2**exponent, rounded to the platform's long double.
+
+_MACHINE = platform.machine().lower()
+if _MACHINE in ("x86_64", "amd64", "i386", "i686", "x86"):
+    LD_MANT_BITS, LD_MIN_EXP, LD_MAX_EXP = 64, -16382, 16384  # x87 extended
+elif _MACHINE in ("aarch64", "arm64") and platform.system() == "Linux":
+    LD_MANT_BITS, LD_MIN_EXP, LD_MAX_EXP = 113, -16382, 16384  # IEEE quad
+else:
+    LD_MANT_BITS, LD_MIN_EXP, LD_MAX_EXP = 53, -1022, 1024  # long double is double
+
+# (mantissa, exponent) for finite values; the two infinities as strings.
+LongDouble = tuple[int, int] | str
+LD_ZERO: LongDouble = (0, 0)
+LD_INF = "inf"
+LD_NINF = "-inf"
+# Redis's MAX_LONG_DOUBLE_CHARS: longer inputs are not floats.
+MAX_LONG_DOUBLE_CHARS = 5 * 1024
+# Decimal digits beyond which a value certainly overflows / underflows to zero.
+_LD_DEC_MAX = 4940
+_LD_DEC_MIN = -4960
+
+_DEC_RE = re.compile(rb"([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?")
+_HEX_RE = re.compile(rb"([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?\d+))?")
+_INF_RE = re.compile(rb"([+-]?)(?:inf|infinity)", re.IGNORECASE)
+
+
+def _ld_round(negative: bool, n: int, d: int) -> LongDouble | None:
+    """Round the positive rational n/d to the nearest long double (ties to even).
+
+    Returns None when it underflows to zero (strtold's ERANGE zero), an infinity when it
+    overflows.
+    """
+    e = n.bit_length() - d.bit_length()
+    if (n << -e if e < 0 else n) < (d if e < 0 else d << e):
+        e -= 1
+    q = max(e, LD_MIN_EXP) - (LD_MANT_BITS - 1)
+    if q >= 0:
+        m, r = divmod(n, d << q)
+        den = d << q
+    else:
+        m, r = divmod(n << -q, d)
+        den = d
+    if 2 * r > den or (2 * r == den and m & 1):
+        m += 1
+    if m == 0:
+        return None
+    if m.bit_length() + q > LD_MAX_EXP:
+        return LD_NINF if negative else LD_INF
+    return (-m if negative else m, q)
+
+
+def _digits_to_int(digits: bytes) -> int:
+    """int() of a decimal string of any length (Python caps int('...') at 4300 digits)."""
+    if len(digits) <= 4000:
+        return int(digits)
+    value = 0
+    for i in range(0, len(digits), 4000):
+        chunk = digits[i : i + 4000]
+        value = value * 10 ** len(chunk) + int(chunk)
+    return value
+
+
+def _int_to_digits(value: int) -> bytes:
+    if value < 10**4000:
+        return b"%d" % value
+    hi, lo = divmod(value, 10**4000)
+    return _int_to_digits(hi) + _int_to_digits(lo).rjust(4000, b"0")
+
+
+def _exponent(raw: bytes | None) -> int:
+    """An exponent; absurdly long ones are clamped (the value over/underflows either way)."""
+    if not raw:
+        return 0
+    if len(raw.lstrip(b"+-0")) > 12:
+        return -(10**12) if raw[:1] == b"-" else 10**12
+    return int(raw)
+
+
+def parse_long_double(raw: bytes) -> LongDouble | None:
+    """Redis's string2ld: strtold over the whole string; None when it is not a valid float.
+
+    Accepts what strtold accepts (decimal, hex floats, inf/infinity) and refuses leading
+    space, trailing garbage, NaN and values whose conversion overflowed or underflowed to 0.
+    """
+    if not raw or len(raw) >= MAX_LONG_DOUBLE_CHARS:
+        return None
+    nul = raw.find(b"\0")
+    if nul >= 0:  # Redis copies into a C buffer: strtold stops at the NUL
+        raw = raw[:nul]
+        if not raw:
+            return LD_ZERO
+    m = _DEC_RE.fullmatch(raw)
+    if m is not None:
+        sign, ipart, fpart, exp = m.groups()
+        fpart = fpart or b""
+        if not ipart and not fpart:
+            return None
+        digits = (ipart + fpart).lstrip(b"0")
+        if not digits:
+            return LD_ZERO
+        exp10 = _exponent(exp) - len(fpart)
+        magnitude = len(digits) + exp10
+        if magnitude > _LD_DEC_MAX:
+            return None  # ERANGE, HUGE_VAL
+        if magnitude < _LD_DEC_MIN:
+            return None  # ERANGE, zero
+        n = _digits_to_int(digits)
+        if exp10 >= 0:
+            result = _ld_round(sign == b"-", n * 10**exp10, 1)
+        else:
+            result = _ld_round(sign == b"-", n, 10**-exp10)
+        return result if type(result) is tuple else None
+    m = _HEX_RE.fullmatch(raw)
+    if m is not None:
+        sign, ipart, fpart, exp = m.groups()
+        fpart = fpart or b""
+        if not ipart and not fpart:
+            return None
+        n = int(ipart + fpart, 16)
+        if n == 0:
+            return LD_ZERO
+        exp2 = _exponent(exp) - 4 * len(fpart)
+        magnitude = n.bit_length() + exp2
+        if magnitude > LD_MAX_EXP + 1 or magnitude < LD_MIN_EXP - LD_MANT_BITS - 2:
+            return None
+        if exp2 >= 0:
+            result = _ld_round(sign == b"-", n << exp2, 1)
+        else:
+            result = _ld_round(sign == b"-", n, 1 << -exp2)
+        return result if type(result) is tuple else None
+    m = _INF_RE.fullmatch(raw)
+    if m is not None:
+        return LD_NINF if m.group(1) == b"-" else LD_INF
+    return None
+
+
+def ld_add(a: LongDouble, b: LongDouble) -> LongDouble | None:
+    """a + b rounded to long double; None when the sum is NaN or infinite."""
+    if type(a) is str or type(b) is str:
+        return None
+    ma, qa = a  # type: ignore[misc]
+    mb, qb = b  # type: ignore[misc]
+    q = min(qa, qb)
+    s = (ma << (qa - q)) + (mb << (qb - q))
+    if s == 0:
+        return LD_ZERO
+    negative = s < 0
+    s = abs(s)
+    result = _ld_round(negative, s << q, 1) if q >= 0 else _ld_round(negative, s, 1 << -q)
+    if result is None:  # cannot happen for a sum of representable values
+        return LD_ZERO
+    return result if type(result) is tuple else None
+
+
+def format_long_double(value: LongDouble) -> bytes:
+    """ld2string(LD_STR_HUMAN): printf("%.17Lf") with trailing zeros (and '.') removed."""
+    if type(value) is str:
+        return value.encode()
+    m, q = value  # type: ignore[misc]
+    negative = m < 0
+    m = abs(m)
+    scale = 10**17
+    if q >= 0:
+        n = (m << q) * scale
+    else:
+        den = 1 << -q
+        n, r = divmod(m * scale, den)
+        if 2 * r > den or (2 * r == den and n & 1):
+            n += 1
+    digits = _int_to_digits(n).rjust(18, b"0")
+    text = digits[:-17] + b"." + digits[-17:]
+    text = text.rstrip(b"0").rstrip(b".")
+    if negative and text != b"0":
+        text = b"-" + text
+    return text

@@ -30,6 +30,8 @@ NO_AUTH = "no_auth"
 NO_MULTI = "no_multi"
 MAY_REPLICATE = "may_replicate"
 ALLOW_BUSY = "allow_busy"
+SKIP_MONITOR = "skip_monitor"
+SKIP_SLOWLOG = "skip_slowlog"
 
 
 @dataclass(slots=True)
@@ -92,6 +94,45 @@ def command(
         if key in COMMANDS:
             raise ValueError(f"command {name} registered twice")
         COMMANDS[key] = cmd
+        return handler
+
+    return register
+
+
+def subcommand(
+    container: str,
+    name: str,
+    arity: int,
+    flags: str = "",
+    first_key: int = 0,
+    last_key: int = 0,
+    step: int = 0,
+    categories: str = "",
+) -> Callable[[Handler], Handler]:
+    """Register a subcommand of a container command (`CLIENT LIST` is `client|list`).
+
+    The dispatcher resolves `argv[1]` against the container's subcommands before the arity,
+    auth and MULTI checks, as Redis 7.0 does, so errors name `client|list` and an unknown
+    subcommand is refused (and flags a transaction) instead of being queued.
+    """
+
+    def register(handler: Handler) -> Handler:
+        parent = COMMANDS[container.encode()]
+        flag_set = frozenset(flags.split())
+        cmd = Command(
+            name=f"{container}|{name}",
+            handler=handler,
+            arity=arity,
+            flags=flag_set,
+            first_key=first_key,
+            last_key=last_key,
+            step=step,
+            categories=tuple(categories.split()),
+            is_write=WRITE in flag_set,
+        )
+        if name in parent.subcommands:
+            raise ValueError(f"subcommand {container}|{name} registered twice")
+        parent.subcommands[name] = cmd
         return handler
 
     return register

@@ -1,0 +1,695 @@
+"""List commands, after Redis 7.0's t_list.c.
+
+A list is a `collections.deque` (head = left). An emptied list is deleted. A list key that
+comes into being goes through `Database.add`, which signals clients blocked on it; pushes to
+an existing list need no signal, since nobody waits on a list that has elements.
+
+The blocking commands return `Block(..., serve=...)` when they find nothing. The serve
+function is what Redis 7.0's serveClientBlockedOnList does when a key becomes ready: it pops
+from *that* key (not from the first non-empty key of the command, as re-running it would),
+replies and propagates the non-blocking form (BLPOP -> LPOP key, BLMPOP -> LPOP key n,
+BLMOVE -> LMOVE ... left|right, BRPOPLPUSH -> RPOPLPUSH).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import deque
+from decimal import Decimal
+from fractions import Fraction
+from itertools import islice
+from typing import Any
+
+from node import errors
+from node.blocking import KEEP_WAITING, Block
+from node.client import Client
+from node.commands.table import command
+from node.resp import EMPTY_ARRAY, NULL_ARRAY, OK
+
+LONG_MAX = 2**63 - 1
+LONG_MIN = -(2**63)
+
+
+# -- argument parsing ------------------------------------------------------------------
+
+
+def parse_long(raw: bytes) -> int | None:
+    """Redis's string2ll: optional '-', digits without leading zeros, within int64."""
+    body = raw[1:] if raw[:1] == b"-" else raw
+    if not body.isdigit() or len(body) > 19 or (body[0] == 0x30 and len(raw) > 1):
+        return None
+    value = int(raw)
+    return value if LONG_MIN <= value <= LONG_MAX else None
+
+
+def get_long(raw: bytes, message: str = errors.NOT_INTEGER) -> int:
+    value = parse_long(raw)
+    if value is None:
+        raise errors.CommandError(message)
+    return value
+
+
+def get_positive(raw: bytes, message: str) -> int:
+    """getPositiveLongFromObjectOrReply: one message for 'not a number' and 'negative'."""
+    value = parse_long(raw)
+    if value is None or value < 0:
+        raise errors.CommandError(message)
+    return value
+
+
+def get_range(raw: bytes, message: str) -> int:
+    """getRangeLongFromObjectOrReply(1, LONG_MAX): numkeys and COUNT of [B]LMPOP."""
+    value = parse_long(raw)
+    if value is None or value < 1:
+        raise errors.CommandError(message)
+    return value
+
+
+def list_position(raw: bytes) -> bool:
+    """LEFT -> True (head), RIGHT -> False (tail), case-insensitively."""
+    lowered = raw.lower()
+    if lowered == b"left":
+        return True
+    if lowered == b"right":
+        return False
+    raise errors.syntax()
+
+
+# strtold's accepted forms; Redis rejects a leading space and anything left unparsed.
+_DECIMAL_RE = re.compile(rb"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
+_HEX_RE = re.compile(
+    rb"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?[0-9]+)?\Z"
+)
+_INFINITY = (b"inf", b"infinity")
+# An x86 long double overflows (ERANGE, an error for Redis) above this and underflows to 0
+# below half its smallest subnormal.
+_LDBL_MAX = Decimal("1.18973149535723176502e4932")
+_LDBL_TINY = Decimal("1.8e-4951")
+# A timeout of 2**63 ms or more is cast to LLONG_MIN in Redis: "timeout is negative".
+_MS_CAST_LIMIT = 2**63
+
+
+def _extended(x: Fraction) -> Fraction:
+    """`x` rounded to an x87 long double (64-bit significand, ties to even)."""
+    if not x:
+        return x
+    a = abs(x)
+    e = a.numerator.bit_length() - a.denominator.bit_length() - 63
+    scaled = a / (Fraction(2) ** e)
+    while scaled >= 2**64:
+        e += 1
+        scaled /= 2
+    while scaled < 2**63:
+        e -= 1
+        scaled *= 2
+    rounded = round(scaled) * Fraction(2) ** e
+    return rounded if x > 0 else -rounded
+
+
+def parse_timeout(raw: bytes) -> float:
+    """A blocking timeout in seconds (0: forever), as getTimeoutFromObjectOrReply reads it.
+
+    Redis reads the seconds as a long double and blocks for ceill(seconds * 1000) ms; the
+    same rounding is reproduced here, so that -0.001 (whose long double product is just
+    above -1) blocks forever as it does in Redis, while -0.002 is "negative".
+    """
+    if raw.isdigit() and len(raw) < 16:
+        return int(raw)
+    if _DECIMAL_RE.match(raw) and len(raw) < 5120:
+        decimal = Decimal(raw.decode())
+        size = decimal.copy_abs()
+        if size > _LDBL_MAX or (size and size < _LDBL_TINY):
+            raise errors.CommandError(errors.TIMEOUT_NOT_FLOAT)
+        if size >= _MS_CAST_LIMIT:
+            raise errors.CommandError(errors.TIMEOUT_NEGATIVE)
+        seconds = _extended(Fraction(decimal))
+    elif _HEX_RE.match(raw):
+        try:
+            seconds = Fraction(float.fromhex(raw.decode()))
+        except OverflowError:
+            raise errors.CommandError(errors.TIMEOUT_NEGATIVE) from None
+    else:
+        sign = raw[:1]
+        word = raw[1:] if sign in (b"+", b"-") else raw
+        if word.lower() in _INFINITY:
+            raise errors.CommandError(errors.TIMEOUT_NEGATIVE)
+        raise errors.CommandError(errors.TIMEOUT_NOT_FLOAT)
+    ms = math.ceil(_extended(seconds * 1000))
+    if ms < 0 or ms >= _MS_CAST_LIMIT:
+        raise errors.CommandError(errors.TIMEOUT_NEGATIVE)
+    return ms / 1000
+
+
+def _may_block(c: Client) -> bool:
+    """False where Redis sets CLIENT_DENY_BLOCKING: inside EXEC, scripts, the master link."""
+    return not (c.in_exec or c.kind == "master" or c.server.call_depth > 1)
+
+
+# -- shared building blocks -------------------------------------------------------------
+
+
+def _lookup_list(c: Client, key: bytes, write: bool) -> deque[bytes] | None:
+    value = c.db.lookup_write(key) if write else c.db.lookup_read(key)
+    if value is None or type(value) is deque:
+        return value
+    raise errors.wrongtype()
+
+
+def _removed(c: Client, key: bytes, value: deque[bytes], count: int) -> None:
+    """After `count` elements left `value`: delete the key if emptied, count the change."""
+    db = c.db
+    if value:
+        db.modified(key, count)
+    else:
+        db.delete(key)
+        c.server.dirty += count
+
+
+def _push(c: Client, argv: list[bytes], head: bool, only_existing: bool) -> int:
+    db = c.db
+    key = argv[1]
+    value = db.lookup_write(key)
+    count = len(argv) - 2
+    if value is None:
+        if only_existing:
+            return 0
+        value = deque()
+        if head:
+            value.extendleft(islice(argv, 2, None))
+        else:
+            value.extend(islice(argv, 2, None))
+        db.add(key, value)
+        c.server.dirty += count
+    elif type(value) is deque:
+        if head:
+            value.extendleft(islice(argv, 2, None))
+        else:
+            value.extend(islice(argv, 2, None))
+        db.modified(key, count)
+    else:
+        raise errors.wrongtype()
+    c.server.propagate(db.id, argv)
+    return len(value)
+
+
+def _pop_range(value: deque[bytes], head: bool, count: int) -> list[bytes]:
+    """Pop up to `count` elements from one end, in the order they are popped."""
+    pop = value.popleft if head else value.pop
+    return [pop() for _ in range(min(count, len(value)))]
+
+
+def _move(
+    c: Client, src: bytes, dst: bytes, source: deque[bytes], from_head: bool, to_head: bool
+) -> bytes:
+    """LMOVE's body once the source is known to hold elements; checks the destination."""
+    db = c.db
+    target = db.lookup_write(dst)
+    if target is not None and type(target) is not deque:
+        raise errors.wrongtype()
+    element = source.popleft() if from_head else source.pop()
+    if target is None:
+        target = deque((element,))
+        db.add(dst, target)
+    else:
+        if to_head:
+            target.appendleft(element)
+        else:
+            target.append(element)
+        db.signal_modified(dst)
+    if source:
+        db.signal_modified(src)
+    else:
+        db.delete(src)
+    c.server.dirty += 1
+    return element
+
+
+# -- pushes -----------------------------------------------------------------------------
+
+
+@command("lpush", -3, "write denyoom fast", 1, 1, 1, categories="write list fast")
+def lpush(c: Client, argv: list[bytes]) -> int:
+    return _push(c, argv, True, False)
+
+
+@command("rpush", -3, "write denyoom fast", 1, 1, 1, categories="write list fast")
+def rpush(c: Client, argv: list[bytes]) -> int:
+    return _push(c, argv, False, False)
+
+
+@command("lpushx", -3, "write denyoom fast", 1, 1, 1, categories="write list fast")
+def lpushx(c: Client, argv: list[bytes]) -> int:
+    return _push(c, argv, True, True)
+
+
+@command("rpushx", -3, "write denyoom fast", 1, 1, 1, categories="write list fast")
+def rpushx(c: Client, argv: list[bytes]) -> int:
+    return _push(c, argv, False, True)
+
+
+@command("linsert", 5, "write denyoom", 1, 1, 1, categories="write list slow")
+def linsert(c: Client, argv: list[bytes]) -> int:
+    where = argv[2].lower()
+    if where == b"after":
+        after = True
+    elif where == b"before":
+        after = False
+    else:
+        raise errors.syntax()
+    key = argv[1]
+    value = _lookup_list(c, key, write=True)
+    if value is None:
+        return 0
+    try:
+        index = value.index(argv[3])
+    except ValueError:
+        return -1
+    value.insert(index + 1 if after else index, argv[4])
+    c.db.modified(key)
+    c.server.propagate(c.db.id, argv)
+    return len(value)
+
+
+# -- pops -------------------------------------------------------------------------------
+
+
+def _pop(c: Client, argv: list[bytes], head: bool) -> Any:
+    if len(argv) > 3:
+        raise errors.wrong_arity(argv[0].decode(errors="replace").lower())
+    has_count = len(argv) == 3
+    count = get_positive(argv[2], "ERR value is out of range, must be positive") if has_count else 0
+    key = argv[1]
+    value = _lookup_list(c, key, write=True)
+    if value is None:
+        return NULL_ARRAY if has_count else None
+    if not has_count:
+        element = value.popleft() if head else value.pop()
+        reply: Any = element
+        popped = 1
+    elif count == 0:
+        return EMPTY_ARRAY
+    else:
+        reply = _pop_range(value, head, count)
+        popped = len(reply)
+    _removed(c, key, value, popped)
+    # Propagated as given, like Redis: `LPOP k 10` on three elements pops the same three.
+    c.server.propagate(c.db.id, argv)
+    return reply
+
+
+@command("lpop", -2, "write fast", 1, 1, 1, categories="write list fast")
+def lpop(c: Client, argv: list[bytes]) -> Any:
+    return _pop(c, argv, True)
+
+
+@command("rpop", -2, "write fast", 1, 1, 1, categories="write list fast")
+def rpop(c: Client, argv: list[bytes]) -> Any:
+    return _pop(c, argv, False)
+
+
+def _parse_mpop(argv: list[bytes], numkeys_idx: int) -> tuple[list[bytes], bool, int]:
+    """[B]LMPOP's numkeys key... LEFT|RIGHT [COUNT n] -> (keys, head, count)."""
+    numkeys = get_range(argv[numkeys_idx], "ERR numkeys should be greater than 0")
+    where_idx = numkeys_idx + numkeys + 1
+    if where_idx >= len(argv):
+        raise errors.syntax()
+    head = list_position(argv[where_idx])
+    count = -1
+    j = where_idx + 1
+    while j < len(argv):
+        if count == -1 and argv[j].lower() == b"count" and j + 1 < len(argv):
+            count = get_range(argv[j + 1], "ERR count should be greater than 0")
+            j += 2
+        else:
+            raise errors.syntax()
+    return argv[numkeys_idx + 1 : where_idx], head, 1 if count == -1 else count
+
+
+def _mpop_from(c: Client, key: bytes, value: deque[bytes], head: bool, count: int) -> list[Any]:
+    """Pop a range from a non-empty list; replicated as [LR]POP key <served count>."""
+    elements = _pop_range(value, head, count)
+    _removed(c, key, value, len(elements))
+    c.server.propagate(c.db.id, [b"LPOP" if head else b"RPOP", key, str(len(elements)).encode()])
+    return [key, elements]
+
+
+def _first_nonempty(c: Client, keys: list[bytes]) -> tuple[bytes, deque[bytes]] | None:
+    for key in keys:
+        value = _lookup_list(c, key, write=True)
+        if value:
+            return key, value
+    return None
+
+
+@command("lmpop", -4, "write movablekeys", 0, 0, 0, categories="write list slow")
+def lmpop(c: Client, argv: list[bytes]) -> Any:
+    keys, head, count = _parse_mpop(argv, 1)
+    found = _first_nonempty(c, keys)
+    if found is None:
+        return NULL_ARRAY
+    return _mpop_from(c, found[0], found[1], head, count)
+
+
+# -- reads ------------------------------------------------------------------------------
+
+
+@command("llen", 2, "readonly fast", 1, 1, 1, categories="read list fast")
+def llen(c: Client, argv: list[bytes]) -> int:
+    value = _lookup_list(c, argv[1], write=False)
+    return 0 if value is None else len(value)
+
+
+def _range(value: deque[bytes], start: int, end: int) -> list[bytes]:
+    """Elements start..end (inclusive, negative from the tail) as LRANGE clamps them."""
+    llen = len(value)
+    if start < 0:
+        start += llen
+    if end < 0:
+        end += llen
+    if start < 0:
+        start = 0
+    if start > end or start >= llen:
+        return []
+    if end >= llen:
+        end = llen - 1
+    if start > llen - 1 - end:
+        # Nearer the tail: walk from there instead of skipping `start` elements.
+        out = list(islice(reversed(value), llen - 1 - end, llen - start))
+        out.reverse()
+        return out
+    return list(islice(value, start, end + 1))
+
+
+@command("lrange", 4, "readonly", 1, 1, 1, categories="read list slow")
+def lrange(c: Client, argv: list[bytes]) -> Any:
+    start = get_long(argv[2])
+    end = get_long(argv[3])
+    value = _lookup_list(c, argv[1], write=False)
+    if value is None:
+        return EMPTY_ARRAY
+    return _range(value, start, end)
+
+
+@command("lindex", 3, "readonly", 1, 1, 1, categories="read list slow")
+def lindex(c: Client, argv: list[bytes]) -> Any:
+    value = _lookup_list(c, argv[1], write=False)
+    if value is None:
+        return None
+    index = get_long(argv[2])
+    if index < 0:
+        index += len(value)
+    if 0 <= index < len(value):
+        return value[index]
+    return None
+
+
+@command("lpos", -3, "readonly", 1, 1, 1, categories="read list slow")
+def lpos(c: Client, argv: list[bytes]) -> Any:
+    rank, count, maxlen = 1, -1, 0
+    j = 3
+    n = len(argv)
+    while j < n:
+        opt = argv[j].lower()
+        if j + 1 >= n:
+            raise errors.syntax()
+        if opt == b"rank":
+            rank = get_long(argv[j + 1])
+            if rank == 0:
+                raise errors.CommandError(
+                    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the "
+                    "second ... or use negative to start from the end of the list"
+                )
+        elif opt == b"count":
+            count = get_positive(argv[j + 1], "ERR COUNT can't be negative")
+        elif opt == b"maxlen":
+            maxlen = get_positive(argv[j + 1], "ERR MAXLEN can't be negative")
+        else:
+            raise errors.syntax()
+        j += 2
+    from_tail = rank < 0
+    if rank == LONG_MIN:
+        # Redis negates LONG_MIN into itself: every match qualifies and, with COUNT, the
+        # overflowing `matches - rank + 1` never reaches it, so all matches are returned.
+        rank = 1
+        if count > 0:
+            count = 0
+    elif from_tail:
+        rank = -rank
+    value = _lookup_list(c, argv[1], write=False)
+    if value is None:
+        return EMPTY_ARRAY if count != -1 else None
+    element = argv[2]
+    llen = len(value)
+    scan = reversed(value) if from_tail else iter(value)
+    if maxlen:
+        scan = islice(scan, maxlen)
+    found: list[int] = []
+    matches = 0
+    for index, item in enumerate(scan):
+        if item == element:
+            matches += 1
+            if matches >= rank:
+                found.append(llen - index - 1 if from_tail else index)
+                if count == -1 or (count and matches - rank + 1 >= count):
+                    break
+    if count != -1:
+        return found
+    return found[0] if found else None
+
+
+# -- in-place writes --------------------------------------------------------------------
+
+
+@command("lset", 4, "write denyoom", 1, 1, 1, categories="write list slow")
+def lset(c: Client, argv: list[bytes]) -> Any:
+    key = argv[1]
+    value = _lookup_list(c, key, write=True)
+    if value is None:
+        raise errors.CommandError(errors.NO_SUCH_KEY)
+    index = get_long(argv[2])
+    if index < 0:
+        index += len(value)
+    if not 0 <= index < len(value):
+        raise errors.CommandError(errors.OUT_OF_RANGE)
+    value[index] = argv[3]
+    c.db.modified(key)
+    c.server.propagate(c.db.id, argv)
+    return OK
+
+
+@command("lrem", 4, "write", 1, 1, 1, categories="write list slow")
+def lrem(c: Client, argv: list[bytes]) -> int:
+    to_remove = get_long(argv[2])
+    key = argv[1]
+    value = _lookup_list(c, key, write=True)
+    if value is None:
+        return 0
+    element = argv[3]
+    limit = abs(to_remove)
+    if to_remove == 0 or value.count(element) <= limit:
+        kept = [item for item in value if item != element]
+    else:
+        kept = []
+        removed = 0
+        scan = reversed(value) if to_remove < 0 else iter(value)
+        for item in scan:
+            if removed < limit and item == element:
+                removed += 1
+            else:
+                kept.append(item)
+        if to_remove < 0:
+            kept.reverse()
+    removed = len(value) - len(kept)
+    if not removed:
+        return 0
+    value.clear()
+    value.extend(kept)
+    _removed(c, key, value, removed)
+    c.server.propagate(c.db.id, argv)
+    return removed
+
+
+@command("ltrim", 4, "write", 1, 1, 1, categories="write list slow")
+def ltrim(c: Client, argv: list[bytes]) -> Any:
+    start = get_long(argv[2])
+    end = get_long(argv[3])
+    key = argv[1]
+    value = _lookup_list(c, key, write=True)
+    if value is None:
+        return OK
+    llen = len(value)
+    if start < 0:
+        start += llen
+    if end < 0:
+        end += llen
+    if start < 0:
+        start = 0
+    if start > end or start >= llen:
+        left, right = llen, 0
+    else:
+        if end >= llen:
+            end = llen - 1
+        left, right = start, llen - end - 1
+    if left == llen:
+        value.clear()
+    else:
+        for _ in range(left):
+            value.popleft()
+        for _ in range(right):
+            value.pop()
+    # Redis signals the key even when nothing was trimmed, but only a real change is
+    # counted (and so propagated).
+    _removed(c, key, value, left + right)
+    if left + right:
+        c.server.propagate(c.db.id, argv)
+    return OK
+
+
+# -- moves ------------------------------------------------------------------------------
+
+
+def _lmove(c: Client, argv: list[bytes], from_head: bool, to_head: bool) -> Any:
+    src = argv[1]
+    source = _lookup_list(c, src, write=True)
+    if source is None:
+        return None
+    element = _move(c, src, argv[2], source, from_head, to_head)
+    c.server.propagate(c.db.id, argv)
+    return element
+
+
+@command("lmove", 5, "write denyoom", 1, 2, 1, categories="write list slow")
+def lmove(c: Client, argv: list[bytes]) -> Any:
+    from_head = list_position(argv[3])
+    to_head = list_position(argv[4])
+    return _lmove(c, argv, from_head, to_head)
+
+
+@command("rpoplpush", 3, "write denyoom", 1, 2, 1, categories="write list slow")
+def rpoplpush(c: Client, argv: list[bytes]) -> Any:
+    return _lmove(c, argv, False, True)
+
+
+# -- blocking ---------------------------------------------------------------------------
+
+
+def _blocking_pop(c: Client, argv: list[bytes], head: bool) -> Any:
+    timeout = parse_timeout(argv[-1])
+    keys = argv[1:-1]
+    for key in keys:
+        value = _lookup_list(c, key, write=True)
+        if value:
+            element = value.popleft() if head else value.pop()
+            _removed(c, key, value, 1)
+            c.server.propagate(c.db.id, [b"LPOP" if head else b"RPOP", key])
+            return [key, element]
+    if not _may_block(c):
+        return NULL_ARRAY
+
+    def serve(c: Client, key: bytes, value: Any) -> Any:
+        if type(value) is not deque:
+            return KEEP_WAITING
+        c.server.propagate(c.db.id, [b"LPOP" if head else b"RPOP", key])
+        element = value.popleft() if head else value.pop()
+        _removed(c, key, value, 1)
+        return [key, element]
+
+    return Block(list(dict.fromkeys(keys)), timeout, NULL_ARRAY, serve)
+
+
+@command("blpop", -3, "write noscript blocking", 1, -2, 1, categories="write list slow blocking")
+def blpop(c: Client, argv: list[bytes]) -> Any:
+    return _blocking_pop(c, argv, True)
+
+
+@command("brpop", -3, "write noscript blocking", 1, -2, 1, categories="write list slow blocking")
+def brpop(c: Client, argv: list[bytes]) -> Any:
+    return _blocking_pop(c, argv, False)
+
+
+@command("blmpop", -5, "write blocking movablekeys", 0, 0, 0, categories="write list slow blocking")
+def blmpop(c: Client, argv: list[bytes]) -> Any:
+    keys, head, count = _parse_mpop(argv, 2)
+    timeout = parse_timeout(argv[1])
+    found = _first_nonempty(c, keys)
+    if found is not None:
+        return _mpop_from(c, found[0], found[1], head, count)
+    if not _may_block(c):
+        return NULL_ARRAY
+
+    def serve(c: Client, key: bytes, value: Any) -> Any:
+        if type(value) is not deque:
+            return KEEP_WAITING
+        return _mpop_from(c, key, value, head, count)
+
+    return Block(list(dict.fromkeys(keys)), timeout, NULL_ARRAY, serve)
+
+
+def _blocking_move(
+    c: Client, argv: list[bytes], from_head: bool, to_head: bool, timeout: float, brpoplpush: bool
+) -> Any:
+    src, dst = argv[1], argv[2]
+    source = _lookup_list(c, src, write=True)
+    if source is not None:
+        element = _move(c, src, dst, source, from_head, to_head)
+        if brpoplpush:
+            c.server.propagate(c.db.id, [b"RPOPLPUSH", src, dst])
+        else:
+            c.server.propagate(c.db.id, [b"LMOVE", src, dst, argv[3], argv[4]])
+        return element
+    if not _may_block(c):
+        # Unlike BLPOP, a BLMOVE that may not block answers a null bulk, not a null array.
+        return None
+
+    def serve(c: Client, key: bytes, value: Any) -> Any:
+        if type(value) is not deque:
+            return KEEP_WAITING
+        # A destination of the wrong type fails this client (WRONGTYPE ends its wait).
+        element = _move(c, key, dst, value, from_head, to_head)
+        if brpoplpush:
+            c.server.propagate(c.db.id, [b"RPOPLPUSH", key, dst])
+        else:
+            c.server.propagate(
+                c.db.id,
+                [
+                    b"LMOVE",
+                    key,
+                    dst,
+                    b"left" if from_head else b"right",
+                    b"left" if to_head else b"right",
+                ],
+            )
+        return element
+
+    return Block([src], timeout, NULL_ARRAY, serve)
+
+
+@command(
+    "blmove",
+    6,
+    "write denyoom noscript blocking",
+    1,
+    2,
+    1,
+    categories="write list slow blocking",
+)
+def blmove(c: Client, argv: list[bytes]) -> Any:
+    from_head = list_position(argv[3])
+    to_head = list_position(argv[4])
+    timeout = parse_timeout(argv[5])
+    return _blocking_move(c, argv, from_head, to_head, timeout, False)
+
+
+@command(
+    "brpoplpush",
+    4,
+    "write denyoom noscript blocking",
+    1,
+    2,
+    1,
+    categories="write list slow blocking",
+)
+def brpoplpush(c: Client, argv: list[bytes]) -> Any:
+    timeout = parse_timeout(argv[3])
+    return _blocking_move(c, argv, False, True, timeout, True)

@@ -1,0 +1,169 @@
+"""OBJECT ENCODING / FREQ / IDLETIME / REFCOUNT / HELP: introspection of a key's value.
+
+keelkv stores values as Python objects, so ENCODING reports what Redis 7.0 would choose for
+the same value under the same *-max-* settings: strings int / embstr (<= 44 bytes) / raw,
+lists quicklist, hashes listpack / hashtable, sets intset / hashtable (7.0 has no listpack
+sets), zsets listpack / skiplist. Redis's encoding also depends on history that keelkv does
+not record: APPEND, SETRANGE and SETBIT leave a raw string however short, and a hash, set or
+zset converted to hashtable / skiplist stays so after shrinking; keelkv reports by value.
+
+REFCOUNT follows Redis's shared integers: a string holding 0..9999 is the shared object
+(refcount INT_MAX) unless maxmemory is set with an LRU or LFU policy, which disables sharing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from node import errors
+from node.client import Client
+from node.commands.client_cmd import help_reply
+from node.commands.table import command, subcommand
+from node.config import Config
+from node.evict import idle_seconds, is_lfu_policy, lfu_frequency, sync_databases
+from node.keyspace import Database
+from node.zset import ZSet
+
+# Redis's OBJ_ENCODING_EMBSTR_SIZE_LIMIT and OBJ_SHARED_INTEGERS.
+EMBSTR_SIZE_LIMIT = 44
+SHARED_INTEGERS = 10000
+SHARED_REFCOUNT = 2147483647  # OBJ_SHARED_REFCOUNT
+LONG_MIN = -(2**63)
+LONG_MAX = 2**63 - 1
+
+FREQ_ERROR = (
+    "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note "
+    "that when switching between policies at runtime LRU and LFU data will take some time to "
+    "adjust."
+)
+IDLETIME_ERROR = (
+    "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when "
+    "switching between policies at runtime LRU and LFU data will take some time to adjust."
+)
+
+OBJECT_HELP = [
+    "ENCODING <key>",
+    "    Return the kind of internal representation used in order to store the value",
+    "    associated with a <key>.",
+    "FREQ <key>",
+    "    Return the access frequency index of the <key>. The returned integer is",
+    "    proportional to the logarithm of the recent access frequency of the key.",
+    "IDLETIME <key>",
+    "    Return the idle time of the <key>, that is the approximated number of",
+    "    seconds elapsed since the last access to the key.",
+    "REFCOUNT <key>",
+    "    Return the number of references of the value associated with the specified",
+    "    <key>.",
+]
+
+KEY_CATS = "keyspace read slow"
+
+
+def as_long(raw: bytes) -> int | None:
+    """Redis's string2l: the value when `raw` is a canonical integer that fits a long."""
+    if not raw or len(raw) > 20:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        return None
+    if not LONG_MIN <= value <= LONG_MAX or b"%d" % value != raw:
+        return None
+    return value
+
+
+def encoding(value: Any, config: Config) -> bytes:
+    """The encoding Redis 7.0 would report for `value` (see the module docstring)."""
+    t = type(value)
+    if t is bytes:
+        if as_long(value) is not None:
+            return b"int"
+        return b"embstr" if len(value) <= EMBSTR_SIZE_LIMIT else b"raw"
+    if t is dict:
+        limit = config.hash_max_listpack_value
+        if len(value) <= config.hash_max_listpack_entries and all(
+            len(f) <= limit and len(v) <= limit for f, v in value.items()
+        ):
+            return b"listpack"
+        return b"hashtable"
+    if t is set:
+        if len(value) <= config.set_max_intset_entries and all(
+            as_long(m) is not None for m in value
+        ):
+            return b"intset"
+        return b"hashtable"
+    if t is ZSet:
+        limit = config.zset_max_listpack_value
+        if len(value) <= config.zset_max_listpack_entries and all(
+            len(m) <= limit for m in value.scores
+        ):
+            return b"listpack"
+        return b"skiplist"
+    return b"quicklist"
+
+
+def refcount(value: Any, config: Config) -> int:
+    if type(value) is bytes:
+        number = as_long(value)
+        if (
+            number is not None
+            and 0 <= number < SHARED_INTEGERS
+            and not (config.maxmemory and config.maxmemory_policy.endswith(("lru", "lfu")))
+        ):
+            return SHARED_REFCOUNT
+    return 1
+
+
+def _lookup(c: Client, key: bytes) -> tuple[Database, Any]:
+    """objectCommandLookup: counts a hit or miss but is not an access (LOOKUP_NOTOUCH)."""
+    return c.db, c.db.lookup_notouch(key)
+
+
+@command("object", -2, "", categories="slow")
+def object_(c: Client, argv: list[bytes]) -> Any:  # pragma: no cover - subcommands answer
+    raise errors.unknown_subcommand(argv[1].decode("utf-8", "replace"), "object")
+
+
+@subcommand("object", "encoding", 3, "readonly", 2, 2, 1, categories=KEY_CATS)
+def object_encoding(c: Client, argv: list[bytes]) -> Any:
+    _, value = _lookup(c, argv[2])
+    if value is None:
+        return None
+    return encoding(value, c.server.config)
+
+
+@subcommand("object", "refcount", 3, "readonly", 2, 2, 1, categories=KEY_CATS)
+def object_refcount(c: Client, argv: list[bytes]) -> Any:
+    _, value = _lookup(c, argv[2])
+    if value is None:
+        return None
+    return refcount(value, c.server.config)
+
+
+@subcommand("object", "idletime", 3, "readonly", 2, 2, 1, categories=KEY_CATS)
+def object_idletime(c: Client, argv: list[bytes]) -> Any:
+    db, value = _lookup(c, argv[2])
+    if value is None:
+        return None
+    server = c.server
+    if is_lfu_policy(server.config.maxmemory_policy):
+        raise errors.CommandError(IDLETIME_ERROR)
+    sync_databases(server)
+    return idle_seconds(db, argv[2])
+
+
+@subcommand("object", "freq", 3, "readonly", 2, 2, 1, categories=KEY_CATS)
+def object_freq(c: Client, argv: list[bytes]) -> Any:
+    db, value = _lookup(c, argv[2])
+    if value is None:
+        return None
+    server = c.server
+    if not is_lfu_policy(server.config.maxmemory_policy):
+        raise errors.CommandError(FREQ_ERROR)
+    sync_databases(server)
+    return lfu_frequency(db, argv[2])
+
+
+@subcommand("object", "help", 2, "loading stale", categories="keyspace slow")
+def object_help(c: Client, argv: list[bytes]) -> Any:
+    return help_reply(argv[0], OBJECT_HELP)
