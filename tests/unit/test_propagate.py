@@ -29,7 +29,12 @@ def test_several_vectors_of_one_call_are_wrapped_in_multi_exec() -> None:
     p.propagate(0, [b"DEL", b"expired"])
     p.propagate(0, [b"SET", b"k", b"v"])
     p.flush()
-    assert [argv for _, argv in rec.ops] == [MULTI, [b"DEL", b"expired"], [b"SET", b"k", b"v"], EXEC]
+    assert [argv for _, argv in rec.ops] == [
+        MULTI,
+        [b"DEL", b"expired"],
+        [b"SET", b"k", b"v"],
+        EXEC,
+    ]
 
 
 def test_every_consumer_sees_the_same_sequence() -> None:
