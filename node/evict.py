@@ -4,8 +4,14 @@ Access tracking. Redis keeps a 24-bit `lru` field in every object and refreshes 
 lookup. keelkv keeps the same information per key in `Database.access`, written by the
 keyspace's lookups and writes:
 
-- LRU (every policy but the LFU ones): the cached ms clock of the last access. Idle times
-  are computed at ms resolution (Redis: 1 s) and OBJECT IDLETIME shows whole seconds.
+- LRU (every policy but the LFU ones): the LRU clock at the last access, in ms. Like
+  Redis's server.lruclock it is refreshed by the cron (every 1000/hz ms; Redis: 1 s) and
+  before an eviction, and kept boxed on each Database so a compiled lookup stores it
+  without allocating. OBJECT IDLETIME shows whole seconds.
+  Cost, measured on Database.lookup_read: about +25 ns per hit compiled with mypyc (45 ->
+  70 ns) and +40 ns as plain Python (110 -> 150 ns), and one dict entry (~43 bytes) per
+  key. Redis tracks it under every policy, so OBJECT IDLETIME works with the default
+  noeviction; keelkv does too.
 - LFU: `(minutes << 8) | counter`, Redis's layout: a 16-bit "last decrement time" in
   minutes and an 8-bit logarithmic counter (LFULogIncr / LFUDecrAndReturn, lfu-log-factor,
   lfu-decay-time), new keys starting at LFU_INIT_VAL.
@@ -14,12 +20,13 @@ Both kinds share the dict; a value of 2**24 or more is an LRU stamp, so after a 
 switch each key's data is reinterpreted the way Redis warns about ("LRU and LFU data will
 take some time to adjust"): an LRU stamp read as LFU counts as a new key.
 
-Eviction follows performEvictions: before a denyoom command, while the estimate is over
-maxmemory, pick a victim by the policy and delete it, propagating DEL (UNLINK with
-lazyfree-lazy-eviction) as its own unit and counting `evicted_keys`. LRU, LFU and
-volatile-ttl sample `maxmemory-samples` keys of every database into a 16-entry eviction pool
-kept across calls and evict its best entry; the random policies take one random key per
-database in turn. The loop stops after maxmemory-eviction-tenacity's time budget and the
+Eviction follows performEvictions: before a denyoom command (or any command but EXEC,
+DISCARD, QUIT and RESET inside MULTI) and at each cron tick (Redis: before every command),
+while the estimate is over maxmemory, pick a victim by the policy and delete it,
+propagating DEL (UNLINK with lazyfree-lazy-eviction) as its own unit and counting
+`evicted_keys`. LRU, LFU and volatile-ttl sample `maxmemory-samples` keys of every database
+into a 16-entry eviction pool kept across calls and evict its best entry; the random
+policies take one random key per database in turn. The loop stops after maxmemory-eviction-tenacity's time budget and the
 cron goes on from there (evictionTimeProc). When nothing can be evicted the command gets
 `-OOM`. Replicas with replica-ignore-maxmemory, a loading node and a paused node do not evict.
 

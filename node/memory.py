@@ -15,18 +15,24 @@ estimates with `sys.getsizeof`:
   spread of element sizes otherwise. Interpreter-wide memory (code, clients, buffers) is not
   counted: used_memory is the dataset, as maxmemory means it.
 
+Measured against tracemalloc's count of what 50,000 writes allocate (strings of 10 and 100
+bytes, one list, hashes of 10 fields, sets of 100 members, one zset), the estimate lands
+within 10% of the allocations for every one of them.
+
 Two ways of adding it up, chosen by whether anyone needs precision:
 
 - maxmemory set: `MemoryTracker` keeps each key's last measured size and the running total.
-  Every write reaches `Database.signal_modified`, which appends (db, key) to one pending list;
-  the eviction check before each denyoom command (and the cron) re-measures just those keys,
-  so the total follows growth and shrinkage exactly up to the estimate above at O(changes). The cron also
-  re-measures WALK_KEYS_PER_TICK keys per tick in a rolling pass, which corrects a value
-  changed in place without a `db.modified` signal within one pass. A database whose dict was
-  replaced (FLUSHALL, SWAPDB, a load) is recounted in full.
+  Every write reaches `Database.signal_modified`, which appends (db, key) to one pending
+  list; the eviction check before each denyoom command (and the cron) re-measures just those
+  keys, so the total follows growth and shrinkage exactly up to the estimate above, at
+  O(changes). The cron also re-measures WALK_KEYS_PER_TICK keys per tick in a rolling pass,
+  which corrects a value changed in place without a `db.modified` signal within one pass.
+  A database whose dict was replaced (FLUSHALL, SWAPDB, a load) is recounted in full, at the
+  next cron tick or the next check that finds the total over the limit; the TTL entries'
+  share is refreshed at the same moments.
 - maxmemory 0: nothing is tracked on the write path (benchmarks pay nothing). INFO then gets
-  `sampled_dataset_size`: each database's key count times the mean measured size of up to
-  SAMPLE_KEYS keys (all of them when there are that few), refreshed at most once a second per
+  `SampledSize`: each database's key count times the mean measured size of up to SAMPLE_KEYS
+  keys (all of them when there are that few), the mean refreshed at most once a second per
   database. It follows the key count at once and value sizes statistically; skewed datasets
   (one huge key among small ones) are where it errs.
 """

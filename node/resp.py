@@ -437,20 +437,6 @@ def format_double(value: float) -> bytes:
     return b"%.17g" % value
 
 
-def format_long_double(value: float) -> bytes:
-    """Redis's `%.17Lf`-then-trim form used by INCRBYFLOAT and HINCRBYFLOAT results."""
-    if value == float("inf"):
-        return b"inf"
-    if value == float("-inf"):
-        return b"-inf"
-    text = b"%.17f" % value
-    if b"." in text:
-        text = text.rstrip(b"0").rstrip(b".")
-    if text == b"-0":
-        text = b"0"
-    return text
-
-
 def encode_reply(value: Any, resp3: bool, out: list[bytes]) -> None:
     """Append the RESP encoding of `value` to `out`.
 

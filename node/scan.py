@@ -17,8 +17,13 @@ from collections import OrderedDict
 from collections.abc import Collection, Iterable
 from typing import Any
 
+from node import errors
+from node.commands.args import get_ll
+
 POSITION_BITS = 32
 MAX_SNAPSHOTS = 64
+ULONG_MAX = 2**64 - 1
+INVALID_CURSOR = "ERR invalid cursor"
 
 
 class ScanCursors:
@@ -55,12 +60,61 @@ class ScanCursors:
         return (snap_id << POSITION_BITS) | end, members
 
 
-def parse_cursor(raw: bytes) -> int | None:
-    """A SCAN cursor: an unsigned 64-bit decimal, else None ('ERR invalid cursor')."""
-    if not raw.isdigit():
-        return None
-    value = int(raw)
-    return value if value < 1 << 64 else None
+def parse_cursor(raw: bytes) -> int:
+    """parseScanCursorOrReply: C strtoul over the whole argument, else `ERR invalid cursor`.
+
+    strtoul takes a sign ("-1" wraps to 2**64-1) and stops at a NUL, and an empty string is
+    cursor 0; a leading space, trailing bytes or a value past 2**64-1 are refused.
+    """
+    nul = raw.find(b"\0")
+    if nul >= 0:
+        raw = raw[:nul]
+    if not raw:
+        return 0
+    body = raw[1:] if raw[:1] in (b"+", b"-") else raw
+    if not body.isdigit():
+        raise errors.CommandError(INVALID_CURSOR)
+    digits = body.lstrip(b"0") or b"0"  # int() refuses over 4300 digits; zeros are free
+    value = int(digits) if len(digits) <= 20 else ULONG_MAX + 1
+    if value > ULONG_MAX:
+        raise errors.CommandError(INVALID_CURSOR)
+    return -value & ULONG_MAX if raw[:1] == b"-" else value
+
+
+def parse_scan_options(
+    argv: list[bytes], start: int, with_type: bool = False
+) -> tuple[int, bytes | None, bytes | None]:
+    """scanGenericCommand's options from `argv[start]` on: (COUNT, MATCH, TYPE).
+
+    COUNT defaults to 10 and must be >= 1; a MATCH of "*" is no pattern (None); TYPE, only
+    for SCAN (`with_type`), is lowercased since Redis compares it without case.
+    """
+    count = 10
+    pattern: bytes | None = None
+    type_name: bytes | None = None
+    i = start
+    n = len(argv)
+    while i < n:
+        opt = argv[i].lower()
+        if opt == b"count" and n - i >= 2:
+            count = get_ll(argv[i + 1])
+            if count < 1:
+                raise errors.syntax()
+        elif opt == b"match" and n - i >= 2:
+            pattern = argv[i + 1]
+            if pattern == b"*":
+                pattern = None
+        elif opt == b"type" and with_type and n - i >= 2:
+            type_name = argv[i + 1].lower()
+        else:
+            raise errors.syntax()
+        i += 2
+    return count, pattern, type_name
+
+
+def scan_reply(cursor: int, items: list[Any]) -> list[Any]:
+    """The two-element reply of every *SCAN: the next cursor (as a bulk string), the items."""
+    return [b"%d" % cursor, items]
 
 
 def glob_match(pattern: bytes, subject: bytes, nocase: bool = False) -> bool:

@@ -16,7 +16,8 @@ from typing import Any
 
 from node import errors
 from node.client import Client
-from node.commands.connection import parse_long, validate_client_name
+from node.commands.args import get_ll, parse_ll, parse_timeout_ms
+from node.commands.connection import validate_client_name
 from node.commands.table import command, subcommand
 from node.dispatch import NO_REPLY
 from node.resp import NULL_ARRAY, OK, Map, ReplyError, SetReply, Status, Verbatim
@@ -242,7 +243,7 @@ def client_list(c: Client, argv: list[bytes]) -> Any:
     elif n > 3 and argv[2].lower() == b"id":
         selected = []
         for raw in argv[3:]:
-            cid = parse_long(raw)
+            cid = parse_ll(raw)
             if cid is None:
                 raise errors.CommandError("ERR Invalid client ID")
             found = clients.get(cid)
@@ -266,7 +267,7 @@ def _kill_filters(c: Client, argv: list[bytes]) -> dict[str, Any]:
             raise errors.syntax()
         value = argv[i + 1]
         if opt == b"id":
-            cid = parse_long(value)
+            cid = parse_ll(value)
             if cid is None or cid < 1:
                 raise errors.CommandError("ERR client-id should be greater than 0")
             filters["id"] = cid
@@ -331,18 +332,6 @@ def client_kill(c: Client, argv: list[bytes]) -> Any:
     return killed
 
 
-def _timeout_ms(raw: bytes) -> int:
-    """Redis's getTimeoutFromObjectOrReply in milliseconds (0 stays 0: no wait)."""
-    value = parse_long(raw)
-    if value is None:
-        raise errors.CommandError("ERR timeout is not an integer or out of range")
-    if value < 0:
-        raise errors.CommandError("ERR timeout is negative")
-    if value > 2**63 - 1 - int(time.time() * 1000):
-        raise errors.CommandError("ERR timeout is out of range")
-    return value
-
-
 @subcommand("client", "pause", -3, ADMIN_FLAGS, categories=ADMIN_CATS)
 def client_pause(c: Client, argv: list[bytes]) -> Any:
     if len(argv) > 4:
@@ -354,7 +343,7 @@ def client_pause(c: Client, argv: list[bytes]) -> Any:
             pause_all = False
         elif mode != b"all":
             raise errors.CommandError("ERR CLIENT PAUSE mode must be WRITE or ALL")
-    timeout = _timeout_ms(argv[2])
+    timeout = parse_timeout_ms(argv[2], int(time.time() * 1000))
     if timeout:
         c.server.pause(timeout / 1000, pause_all)
     return OK
@@ -396,9 +385,7 @@ def client_unblock(c: Client, argv: list[bytes]) -> Any:
             as_error = True
         elif reason != b"timeout":
             raise errors.CommandError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
-    cid = parse_long(argv[2])
-    if cid is None:
-        raise errors.not_integer()
+    cid = get_ll(argv[2])
     server = c.server
     target = server.clients.get(cid)
     if target is None or target.blocked is None:

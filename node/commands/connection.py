@@ -12,6 +12,7 @@ from typing import Any
 
 from node import REDIS_COMPAT_VERSION, errors
 from node.client import Client
+from node.commands.args import parse_ll
 from node.commands.pubsub_state import drop_subscriptions
 from node.commands.table import command
 from node.commands.tx_state import discard_transaction
@@ -29,19 +30,6 @@ HELLO_NOAUTH = (
     "HELLO AUTH <user> <pass> option can be used to authenticate the client and select "
     "the RESP protocol version at the same time"
 )
-
-
-def parse_long(raw: bytes) -> int | None:
-    """Redis's string2ll: an optional '-', digits, no leading zeros, spaces or '+'."""
-    if not raw or len(raw) > 20:
-        return None
-    body = raw[1:] if raw[:1] == b"-" else raw
-    if not body.isdigit() or (len(body) > 1 and body[:1] == b"0") or not body.isascii():
-        return None
-    value = int(raw)
-    if not -(2**63) <= value < 2**63:
-        return None
-    return value
 
 
 @command("ping", -1, "fast", categories="fast connection")
@@ -68,7 +56,7 @@ def quit_(c: Client, argv: list[bytes]) -> Any:
 
 @command("select", 2, "fast stale loading", categories="fast connection")
 def select(c: Client, argv: list[bytes]) -> Any:
-    index = parse_long(argv[1])
+    index = parse_ll(argv[1])
     if index is None or not -(2**31) <= index < 2**31:
         raise errors.CommandError(errors.NOT_INTEGER)
     if not 0 <= index < len(c.server.dbs):
@@ -132,7 +120,7 @@ def hello(c: Client, argv: list[bytes]) -> Any:
     n = len(argv)
     j = 1
     if n >= 2:
-        parsed = parse_long(argv[1])
+        parsed = parse_ll(argv[1])
         if parsed is None:
             raise errors.CommandError("ERR Protocol version is not an integer or out of range")
         if parsed < 2 or parsed > 3:

@@ -7,7 +7,7 @@ from typing import Any
 from node import errors
 from node.client import Client
 from node.commands.table import command
-from node.commands.tx_state import touch_all_watched_in_db
+from node.commands.tx_state import touch_watched_keys_in_db
 from node.resp import OK
 
 
@@ -19,9 +19,8 @@ def _flush_mode(c: Client, argv: list[bytes], name: str) -> None:
 
 
 def flush_db(c: Client, db_index: int) -> int:
-    server = c.server
-    db = server.dbs[db_index]
-    touch_all_watched_in_db(server, db_index, set(db.data))
+    db = c.server.dbs[db_index]
+    touch_watched_keys_in_db(db, None)
     return db.clear()
 
 
@@ -69,8 +68,8 @@ def swapdb(c: Client, argv: list[bytes]) -> Any:
     if a == b:
         return OK
     db_a, db_b = server.dbs[a], server.dbs[b]
-    touch_all_watched_in_db(server, a, set(db_a.data) | set(db_b.data))
-    touch_all_watched_in_db(server, b, set(db_a.data) | set(db_b.data))
+    touch_watched_keys_in_db(db_a, db_b)
+    touch_watched_keys_in_db(db_b, db_a)
     db_a.data, db_b.data = db_b.data, db_a.data
     db_a.expires, db_b.expires = db_b.expires, db_a.expires
     db_a.avg_ttl, db_b.avg_ttl = db_b.avg_ttl, db_a.avg_ttl

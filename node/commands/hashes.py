@@ -5,63 +5,37 @@ A hash is a plain dict of bytes -> bytes. Dicts keep insertion order and an over
 keeps its place, which is exactly the order of Redis's listpack encoding, so HGETALL of a
 small hash answers in the same order as Redis.
 
-Also here, shared with sets.py: Redis's strict integer parsing (string2ll), the count
-argument of the *RANDMEMBER/HRANDFIELD family, *SCAN argument parsing, and the x87
-80-bit `long double` arithmetic HINCRBYFLOAT needs to print the digits Redis prints.
+Also here, shared with sets.py: the count argument of SRANDMEMBER/HRANDFIELD. HINCRBYFLOAT
+computes in Redis's `long double` (node/longdouble.py) to print the digits Redis prints.
 """
 
 from __future__ import annotations
 
 import random
-import re
 from itertools import islice
 from typing import Any
 
 from node import errors
 from node.client import Client
+from node.commands.args import LLONG_MAX, LLONG_MIN, get_ll, get_long_double, get_range
 from node.commands.table import command
 from node.config import Config
+from node.longdouble import ld_add, ld_format_human
 from node.resp import OK, Map
-from node.scan import glob_match
+from node.scan import glob_match, parse_cursor, parse_scan_options, scan_reply
 
 # ---------------------------------------------------------------------------
-# Argument parsing shared by the hash and set families
+# The count argument of SRANDMEMBER and HRANDFIELD, shared with sets.py
 
-LLONG_MIN = -(2**63)
-LLONG_MAX = 2**63 - 1
-# Redis's string2ll: optional '-', no leading zeros, no '+', no spaces, at most 20 chars.
-_LL_RE = re.compile(rb"-?[1-9][0-9]*|0")
-
-RANGE_COUNT = (
-    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
-)
 OUT_OF_RANGE = "ERR value is out of range"
-INVALID_CURSOR = "ERR invalid cursor"
-
-
-def parse_ll(raw: bytes) -> int | None:
-    """A signed 64-bit integer in Redis's canonical form (string2ll), else None."""
-    if len(raw) > 20 or _LL_RE.fullmatch(raw) is None:
-        return None
-    value = int(raw)
-    if value < LLONG_MIN or value > LLONG_MAX:
-        return None
-    return value
+# keelkv builds a reply in memory before sending it: a negative count asking for more
+# elements than this is refused rather than exhausting the machine (Redis would try).
+MAX_RANDOM_REPLY = 1 << 27
 
 
 def parse_rand_count(raw: bytes) -> int:
     """The count of SRANDMEMBER/HRANDFIELD: a long in [-LONG_MAX, LONG_MAX]."""
-    value = parse_ll(raw)
-    if value is None:
-        raise errors.not_integer()
-    if value == LLONG_MIN:
-        raise errors.CommandError(RANGE_COUNT)
-    return value
-
-
-# keelkv builds a reply in memory before sending it: a negative count asking for more
-# elements than this is refused rather than exhausting the machine (Redis would try).
-MAX_RANDOM_REPLY = 1 << 27
+    return get_range(raw, -LLONG_MAX, LLONG_MAX)
 
 
 def repeat_count(count: int) -> int:
@@ -70,51 +44,6 @@ def repeat_count(count: int) -> int:
     if n > MAX_RANDOM_REPLY:
         raise errors.CommandError(OUT_OF_RANGE)
     return n
-
-
-def parse_scan_cursor(raw: bytes) -> int:
-    """A *SCAN cursor as Redis reads it with strtoul: sign allowed, '-1' wraps, '' is 0."""
-    nul = raw.find(b"\0")
-    if nul >= 0:
-        raw = raw[:nul]
-    body = raw[1:] if raw[:1] in (b"+", b"-") else raw
-    if raw and not body.isdigit():
-        raise errors.CommandError(INVALID_CURSOR)
-    value = int(body) if body else 0
-    if value >= 1 << 64:
-        raise errors.CommandError(INVALID_CURSOR)
-    if raw[:1] == b"-":
-        value = -value & ((1 << 64) - 1)
-    return value
-
-
-def parse_scan_options(argv: list[bytes], start: int) -> tuple[int, bytes | None]:
-    """COUNT and MATCH of HSCAN/SSCAN (TYPE is SCAN's alone); returns (count, pattern)."""
-    count = 10
-    pattern: bytes | None = None
-    i = start
-    n = len(argv)
-    while i < n:
-        opt = argv[i].lower()
-        if opt == b"count" and n - i >= 2:
-            value = parse_ll(argv[i + 1])
-            if value is None:
-                raise errors.not_integer()
-            if value < 1:
-                raise errors.syntax()
-            count = value
-        elif opt == b"match" and n - i >= 2:
-            pattern = argv[i + 1]
-            if pattern == b"*":
-                pattern = None
-        else:
-            raise errors.syntax()
-        i += 2
-    return count, pattern
-
-
-def scan_reply(cursor: int, items: list[Any]) -> list[Any]:
-    return [b"%d" % cursor, items]
 
 
 # ---------------------------------------------------------------------------
@@ -133,179 +62,6 @@ def hash_is_listpack(h: dict[bytes, bytes], config: Config) -> bool:
         return False
     limit = config.hash_max_listpack_value
     return all(len(field) <= limit and len(value) <= limit for field, value in h.items())
-
-
-# ---------------------------------------------------------------------------
-# x87 extended precision (64-bit significand), as Redis's `long double` on x86-64.
-# HINCRBYFLOAT parses both operands with strtold, adds them and prints `%.17Lf`, so
-# `10.1 + 0.1` is `10.2` where a C double would give `10.19999999999999929`. A value is
-# (significand, exponent) meaning significand * 2**exponent, computed exactly with Python
-# integers and rounded to nearest-even like the FPU; an infinity is a float.
-
-LD_MIN_EXP = -16445  # 2**-16445 is the smallest subnormal
-LD_MAX_EXP = 16320  # (2**64 - 1) * 2**16320 is LDBL_MAX
-MAX_LONG_DOUBLE_CHARS = 5 * 1024  # string2ld refuses longer inputs
-_HIDDEN = 1 << 63
-_CARRY = 1 << 64
-_DEC_RE = re.compile(rb"([+-]?)(?:([0-9]+)\.?([0-9]*)|\.([0-9]+))(?:[eE]([+-]?[0-9]+))?")
-_HEX_RE = re.compile(
-    rb"([+-]?)0[xX](?:([0-9a-fA-F]+)\.?([0-9a-fA-F]*)|\.([0-9a-fA-F]+))(?:[pP]([+-]?[0-9]+))?"
-)
-_INF_RE = re.compile(rb"([+-]?)(?:inf|infinity)", re.IGNORECASE)
-_NAN_RE = re.compile(rb"[+-]?nan(?:\([0-9A-Za-z_]*\))?", re.IGNORECASE)
-_SPACE = b" \t\n\v\f\r"
-# Python refuses int <-> str conversions above 4300 digits; long doubles reach 4951.
-_CHUNK = 4000
-_CHUNK_POW = 10**_CHUNK
-
-LongDouble = tuple[int, int]
-
-
-def _ld_round(num: int, den: int) -> LongDouble | None:
-    """num/den (den > 0) rounded to the nearest long double; None when it overflows."""
-    if num == 0:
-        return (0, 0)
-    neg = num < 0
-    a = -num if neg else num
-    e = a.bit_length() - den.bit_length() - 63
-    if _quotient(a, den, e)[0] < _HIDDEN:
-        e -= 1
-    if e < LD_MIN_EXP:
-        e = LD_MIN_EXP
-    q, r, d = _quotient(a, den, e)
-    r2 = r << 1
-    if r2 > d or (r2 == d and q & 1):
-        q += 1
-        if q == _CARRY:
-            q >>= 1
-            e += 1
-    if e > LD_MAX_EXP:
-        return None
-    return (-q if neg else q, e)
-
-
-def _quotient(a: int, den: int, e: int) -> tuple[int, int, int]:
-    """a / (den * 2**e) as (quotient, remainder, divisor)."""
-    if e >= 0:
-        d = den << e
-        q, r = divmod(a, d)
-        return q, r, d
-    q, r = divmod(a << -e, den)
-    return q, r, den
-
-
-def _int_from_digits(digits: bytes, base: int = 10) -> int:
-    if len(digits) <= _CHUNK:
-        return int(digits, base)
-    head, tail = digits[:-_CHUNK], digits[-_CHUNK:]
-    return _int_from_digits(head, base) * base**_CHUNK + int(tail, base)
-
-
-def _digits(n: int) -> bytes:
-    if n < _CHUNK_POW:
-        return b"%d" % n
-    hi, lo = divmod(n, _CHUNK_POW)
-    return _digits(hi) + b"%0*d" % (_CHUNK, lo)
-
-
-def ld_parse(raw: bytes) -> LongDouble | float | None:
-    """Redis's string2ld: strtold over the whole string; None if Redis refuses it.
-
-    Refused: empty or over-long input, leading space, trailing bytes, NaN, and values that
-    overflow or underflow to zero. Infinity is accepted (returned as a float) since the
-    callers give it its own error.
-    """
-    if not raw or len(raw) >= MAX_LONG_DOUBLE_CHARS:
-        return None
-    nul = raw.find(b"\0")
-    if nul >= 0:  # strtold stops at the C string's end
-        raw = raw[:nul]
-        if not raw:
-            return (0, 0)
-    if raw[0] in _SPACE:
-        return None
-    m = _DEC_RE.fullmatch(raw)
-    if m is not None:
-        sign, whole, frac, only_frac, exp = m.groups()
-        digits = (whole + frac) if only_frac is None else only_frac
-        digits = digits.lstrip(b"0")
-        if not digits:
-            return (0, 0)
-        x = _exponent(exp) - len(frac if only_frac is None else only_frac)
-        magnitude = x + len(digits)  # value is in [10**(magnitude-1), 10**magnitude)
-        if magnitude > 4934 or magnitude < -4952:
-            return None
-        num = _int_from_digits(digits)
-        if sign == b"-":
-            num = -num
-        result = _ld_round(num * 10**x, 1) if x >= 0 else _ld_round(num, 10**-x)
-    else:
-        m = _HEX_RE.fullmatch(raw)
-        if m is not None:
-            sign, whole, frac, only_frac, exp = m.groups()
-            digits = (whole + frac) if only_frac is None else only_frac
-            digits = digits.lstrip(b"0")
-            if not digits:
-                return (0, 0)
-            x = _exponent(exp) - 4 * len(frac if only_frac is None else only_frac)
-            bits = 4 * len(digits)
-            if x + bits > 16400 or x + bits < -16460:
-                return None
-            num = _int_from_digits(digits, 16)
-            if sign == b"-":
-                num = -num
-            result = _ld_round(num << x, 1) if x >= 0 else _ld_round(num, 1 << -x)
-        else:
-            inf = _INF_RE.fullmatch(raw)
-            if inf is not None:
-                return float("-inf") if inf.group(1) == b"-" else float("inf")
-            return None
-    if result is None or result[0] == 0:  # ERANGE: overflow, or underflow to zero
-        return None
-    return result
-
-
-def _exponent(raw: bytes | None) -> int:
-    """An exponent, clamped far beyond any finite long double (inputs are < 5120 chars)."""
-    if not raw:
-        return 0
-    neg = raw[:1] == b"-"
-    body = raw.lstrip(b"+-").lstrip(b"0")
-    value = int(body) if body and len(body) <= 9 else (10**9 if body else 0)
-    return -value if neg else value
-
-
-def ld_add(a: LongDouble, b: LongDouble) -> LongDouble | None:
-    """a + b rounded once, as the FPU does; None on overflow."""
-    if a[0] == 0:
-        return b
-    if b[0] == 0:
-        return a
-    emin = min(a[1], b[1])
-    num = (a[0] << (a[1] - emin)) + (b[0] << (b[1] - emin))
-    if emin >= 0:
-        return _ld_round(num << emin, 1)
-    return _ld_round(num, 1 << -emin)
-
-
-def ld_format_human(value: LongDouble) -> bytes:
-    """Redis's ld2string(LD_STR_HUMAN): `%.17Lf`, trailing zeros and '.' trimmed, no '-0'."""
-    m, e = value
-    a = -m if m < 0 else m
-    if e >= 0:
-        n = (a << e) * 10**17
-    else:
-        den = 1 << -e
-        n, r = divmod(a * 10**17, den)
-        r2 = r << 1
-        if r2 > den or (r2 == den and n & 1):
-            n += 1
-    whole, frac = divmod(n, 10**17)
-    text = b"%s.%017d" % (_digits(whole), frac)
-    text = text.rstrip(b"0").rstrip(b".")
-    if m < 0 and text != b"0":
-        text = b"-" + text
-    return text
 
 
 # ---------------------------------------------------------------------------
@@ -472,19 +228,14 @@ def hgetall(c: Client, argv: list[bytes]) -> Any:
 
 @command("hincrby", 4, "write denyoom fast", 1, 1, 1, categories="write hash fast")
 def hincrby(c: Client, argv: list[bytes]) -> Any:
-    incr = parse_ll(argv[3])
-    if incr is None:
-        raise errors.not_integer()
+    incr = get_ll(argv[3])
     key, field = argv[1], argv[2]
     h = _write(c, key)
     current = None if h is None else h.get(field)
     if current is None:
         value = incr
     else:
-        old = parse_ll(current)
-        if old is None:
-            raise errors.CommandError(HASH_VALUE_NOT_INTEGER)
-        value = old + incr
+        value = get_ll(current, HASH_VALUE_NOT_INTEGER) + incr
         if value < LLONG_MIN or value > LLONG_MAX:
             raise errors.CommandError(errors.OVERFLOW)
     _store(c, key, h, field, b"%d" % value)
@@ -494,22 +245,17 @@ def hincrby(c: Client, argv: list[bytes]) -> Any:
 
 @command("hincrbyfloat", 4, "write denyoom fast", 1, 1, 1, categories="write hash fast")
 def hincrbyfloat(c: Client, argv: list[bytes]) -> Any:
-    incr = ld_parse(argv[3])
-    if incr is None:
-        raise errors.CommandError(errors.NOT_FLOAT)
-    if type(incr) is float:
+    incr = get_long_double(argv[3])
+    if isinstance(incr, float):
         raise errors.CommandError(NAN_OR_INFINITY)
-    assert type(incr) is tuple
     key, field = argv[1], argv[2]
     h = _write(c, key)
     current = None if h is None else h.get(field)
     result = incr
     if current is not None:
-        old = ld_parse(current)
-        if old is None:
-            raise errors.CommandError(HASH_VALUE_NOT_FLOAT)
-        total = None if type(old) is float else ld_add(old, incr)  # type: ignore[arg-type]
-        if total is None:  # a stored "inf", or the sum overflowed
+        # A stored "inf" parses but cannot be added to: the sum would be infinite.
+        total = ld_add(get_long_double(current, HASH_VALUE_NOT_FLOAT), incr)
+        if total is None:
             raise errors.CommandError(WOULD_PRODUCE_NAN)
         result = total
     text = ld_format_human(result)
@@ -565,11 +311,11 @@ def hrandfield(c: Client, argv: list[bytes]) -> Any:
 
 @command("hscan", -3, "readonly", 1, 1, 1, categories="read hash slow")
 def hscan(c: Client, argv: list[bytes]) -> Any:
-    cursor = parse_scan_cursor(argv[2])
+    cursor = parse_cursor(argv[2])
     h = _read(c, argv[1])
     if h is None:
         return scan_reply(0, [])
-    count, pattern = parse_scan_options(argv, 3)
+    count, pattern, _ = parse_scan_options(argv, 3)
     if hash_is_listpack(h, c.server.config):
         # Redis returns a listpack hash whole, whatever the cursor and COUNT.
         cursor = 0

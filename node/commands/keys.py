@@ -15,17 +15,16 @@ from typing import Any
 
 from node import errors
 from node.client import Client
-from node.commands.strings import LLONG_MAX, get_ll
+from node.commands.args import LLONG_MAX, get_ll, get_range
 from node.commands.table import command
 from node.keyspace import value_type_name
 from node.resp import OK, Status
-from node.scan import glob_match
+from node.scan import glob_match, parse_cursor, parse_scan_options, scan_reply
 from node.zset import ZSet
 
 _TYPE_REPLIES = {
     name: Status(name) for name in (b"string", b"list", b"hash", b"set", b"zset", b"none")
 }
-ULONG_MAX = 2**64 - 1
 INT_MAX = 2**31 - 1
 INT_MIN = -(2**31)
 
@@ -146,11 +145,7 @@ def copy_(c: Client, argv: list[bytes]) -> Any:
         if opt == b"replace":
             replace = True
         elif opt == b"db" and j + 1 < n:
-            index = get_ll(argv[j + 1])
-            if not INT_MIN <= index <= INT_MAX:
-                raise errors.CommandError(
-                    f"ERR value is out of range, value must between {INT_MIN} and {INT_MAX}"
-                )
+            index = get_range(argv[j + 1], INT_MIN, INT_MAX)  # getIntFromObjectOrReply
             if not 0 <= index < len(server.dbs):
                 raise errors.CommandError(errors.DB_INDEX)
             dst_db = server.dbs[index]
@@ -196,47 +191,11 @@ def keys(c: Client, argv: list[bytes]) -> Any:
     return [k for k in candidates if not expired(k)]
 
 
-def parse_scan_cursor(raw: bytes) -> int:
-    """parseScanCursorOrReply: C strtoul over the whole argument.
-
-    So "" is cursor 0 and "-1" wraps to 2**64-1, while leading spaces, trailing bytes and
-    values past 2**64-1 are `ERR invalid cursor`.
-    """
-    body = raw[1:] if raw[:1] in (b"+", b"-") else raw
-    if raw and (not body or not body.isdigit()):
-        raise errors.CommandError("ERR invalid cursor")
-    value = int(body) if body else 0
-    if value > ULONG_MAX:
-        raise errors.CommandError("ERR invalid cursor")
-    if raw[:1] == b"-":
-        value = -value & ULONG_MAX
-    return value
-
-
 @command("scan", -2, "readonly", categories="keyspace read slow")
 def scan(c: Client, argv: list[bytes]) -> Any:
     """SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]."""
-    cursor = parse_scan_cursor(argv[1])
-    count = 10
-    pattern: bytes | None = None
-    type_name: bytes | None = None
-    j = 2
-    n = len(argv)
-    while j < n:
-        opt = argv[j].lower()
-        if opt == b"count" and j + 1 < n:
-            count = get_ll(argv[j + 1])
-            if count < 1:
-                raise errors.syntax()
-        elif opt == b"match" and j + 1 < n:
-            pattern = argv[j + 1]
-            if pattern == b"*":
-                pattern = None
-        elif opt == b"type" and j + 1 < n:
-            type_name = argv[j + 1].lower()
-        else:
-            raise errors.syntax()
-        j += 2
+    cursor = parse_cursor(argv[1])
+    count, pattern, type_name = parse_scan_options(argv, 2, with_type=True)
     db = c.db
     next_cursor, found = c.server.scan_cursors.scan(db.data, cursor, count)
     out = []
@@ -253,7 +212,7 @@ def scan(c: Client, argv: list[bytes]) -> Any:
         if key in db.expires and db.expire_if_needed(key):
             continue
         out.append(key)
-    return [b"%d" % next_cursor, out]
+    return scan_reply(next_cursor, out)
 
 
 @command("randomkey", 1, "readonly", categories="keyspace read slow")

@@ -13,57 +13,18 @@ BLMOVE -> LMOVE ... left|right, BRPOPLPUSH -> RPOPLPUSH).
 
 from __future__ import annotations
 
-import math
-import re
 from collections import deque
-from decimal import Decimal
-from fractions import Fraction
 from itertools import islice
 from typing import Any
 
 from node import errors
 from node.blocking import KEEP_WAITING, Block
 from node.client import Client
+from node.commands.args import LLONG_MAX, LLONG_MIN, get_ll, get_positive, get_range, parse_timeout
 from node.commands.table import command
 from node.resp import EMPTY_ARRAY, NULL_ARRAY, OK
 
-LONG_MAX = 2**63 - 1
-LONG_MIN = -(2**63)
-
-
 # -- argument parsing ------------------------------------------------------------------
-
-
-def parse_long(raw: bytes) -> int | None:
-    """Redis's string2ll: optional '-', digits without leading zeros, within int64."""
-    body = raw[1:] if raw[:1] == b"-" else raw
-    if not body.isdigit() or len(body) > 19 or (body[0] == 0x30 and len(raw) > 1):
-        return None
-    value = int(raw)
-    return value if LONG_MIN <= value <= LONG_MAX else None
-
-
-def get_long(raw: bytes, message: str = errors.NOT_INTEGER) -> int:
-    value = parse_long(raw)
-    if value is None:
-        raise errors.CommandError(message)
-    return value
-
-
-def get_positive(raw: bytes, message: str) -> int:
-    """getPositiveLongFromObjectOrReply: one message for 'not a number' and 'negative'."""
-    value = parse_long(raw)
-    if value is None or value < 0:
-        raise errors.CommandError(message)
-    return value
-
-
-def get_range(raw: bytes, message: str) -> int:
-    """getRangeLongFromObjectOrReply(1, LONG_MAX): numkeys and COUNT of [B]LMPOP."""
-    value = parse_long(raw)
-    if value is None or value < 1:
-        raise errors.CommandError(message)
-    return value
 
 
 def list_position(raw: bytes) -> bool:
@@ -74,71 +35,6 @@ def list_position(raw: bytes) -> bool:
     if lowered == b"right":
         return False
     raise errors.syntax()
-
-
-# strtold's accepted forms; Redis rejects a leading space and anything left unparsed.
-_DECIMAL_RE = re.compile(rb"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
-_HEX_RE = re.compile(
-    rb"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?[0-9]+)?\Z"
-)
-_INFINITY = (b"inf", b"infinity")
-# An x86 long double overflows (ERANGE, an error for Redis) above this and underflows to 0
-# below half its smallest subnormal.
-_LDBL_MAX = Decimal("1.18973149535723176502e4932")
-_LDBL_TINY = Decimal("1.8e-4951")
-# A timeout of 2**63 ms or more is cast to LLONG_MIN in Redis: "timeout is negative".
-_MS_CAST_LIMIT = 2**63
-
-
-def _extended(x: Fraction) -> Fraction:
-    """`x` rounded to an x87 long double (64-bit significand, ties to even)."""
-    if not x:
-        return x
-    a = abs(x)
-    e = a.numerator.bit_length() - a.denominator.bit_length() - 63
-    scaled = a / (Fraction(2) ** e)
-    while scaled >= 2**64:
-        e += 1
-        scaled /= 2
-    while scaled < 2**63:
-        e -= 1
-        scaled *= 2
-    rounded = round(scaled) * Fraction(2) ** e
-    return rounded if x > 0 else -rounded
-
-
-def parse_timeout(raw: bytes) -> float:
-    """A blocking timeout in seconds (0: forever), as getTimeoutFromObjectOrReply reads it.
-
-    Redis reads the seconds as a long double and blocks for ceill(seconds * 1000) ms; the
-    same rounding is reproduced here, so that -0.001 (whose long double product is just
-    above -1) blocks forever as it does in Redis, while -0.002 is "negative".
-    """
-    if raw.isdigit() and len(raw) < 16:
-        return int(raw)
-    if _DECIMAL_RE.match(raw) and len(raw) < 5120:
-        decimal = Decimal(raw.decode())
-        size = decimal.copy_abs()
-        if size > _LDBL_MAX or (size and size < _LDBL_TINY):
-            raise errors.CommandError(errors.TIMEOUT_NOT_FLOAT)
-        if size >= _MS_CAST_LIMIT:
-            raise errors.CommandError(errors.TIMEOUT_NEGATIVE)
-        seconds = _extended(Fraction(decimal))
-    elif _HEX_RE.match(raw):
-        try:
-            seconds = Fraction(float.fromhex(raw.decode()))
-        except OverflowError:
-            raise errors.CommandError(errors.TIMEOUT_NEGATIVE) from None
-    else:
-        sign = raw[:1]
-        word = raw[1:] if sign in (b"+", b"-") else raw
-        if word.lower() in _INFINITY:
-            raise errors.CommandError(errors.TIMEOUT_NEGATIVE)
-        raise errors.CommandError(errors.TIMEOUT_NOT_FLOAT)
-    ms = math.ceil(_extended(seconds * 1000))
-    if ms < 0 or ms >= _MS_CAST_LIMIT:
-        raise errors.CommandError(errors.TIMEOUT_NEGATIVE)
-    return ms / 1000
 
 
 def _may_block(c: Client) -> bool:
@@ -310,7 +206,7 @@ def rpop(c: Client, argv: list[bytes]) -> Any:
 
 def _parse_mpop(argv: list[bytes], numkeys_idx: int) -> tuple[list[bytes], bool, int]:
     """[B]LMPOP's numkeys key... LEFT|RIGHT [COUNT n] -> (keys, head, count)."""
-    numkeys = get_range(argv[numkeys_idx], "ERR numkeys should be greater than 0")
+    numkeys = get_range(argv[numkeys_idx], 1, LLONG_MAX, "ERR numkeys should be greater than 0")
     where_idx = numkeys_idx + numkeys + 1
     if where_idx >= len(argv):
         raise errors.syntax()
@@ -319,7 +215,7 @@ def _parse_mpop(argv: list[bytes], numkeys_idx: int) -> tuple[list[bytes], bool,
     j = where_idx + 1
     while j < len(argv):
         if count == -1 and argv[j].lower() == b"count" and j + 1 < len(argv):
-            count = get_range(argv[j + 1], "ERR count should be greater than 0")
+            count = get_range(argv[j + 1], 1, LLONG_MAX, "ERR count should be greater than 0")
             j += 2
         else:
             raise errors.syntax()
@@ -383,8 +279,8 @@ def _range(value: deque[bytes], start: int, end: int) -> list[bytes]:
 
 @command("lrange", 4, "readonly", 1, 1, 1, categories="read list slow")
 def lrange(c: Client, argv: list[bytes]) -> Any:
-    start = get_long(argv[2])
-    end = get_long(argv[3])
+    start = get_ll(argv[2])
+    end = get_ll(argv[3])
     value = _lookup_list(c, argv[1], write=False)
     if value is None:
         return EMPTY_ARRAY
@@ -396,7 +292,7 @@ def lindex(c: Client, argv: list[bytes]) -> Any:
     value = _lookup_list(c, argv[1], write=False)
     if value is None:
         return None
-    index = get_long(argv[2])
+    index = get_ll(argv[2])
     if index < 0:
         index += len(value)
     if 0 <= index < len(value):
@@ -414,7 +310,7 @@ def lpos(c: Client, argv: list[bytes]) -> Any:
         if j + 1 >= n:
             raise errors.syntax()
         if opt == b"rank":
-            rank = get_long(argv[j + 1])
+            rank = get_ll(argv[j + 1])
             if rank == 0:
                 raise errors.CommandError(
                     "ERR RANK can't be zero: use 1 to start from the first match, 2 from the "
@@ -428,7 +324,7 @@ def lpos(c: Client, argv: list[bytes]) -> Any:
             raise errors.syntax()
         j += 2
     from_tail = rank < 0
-    if rank == LONG_MIN:
+    if rank == LLONG_MIN:
         # Redis negates LONG_MIN into itself: every match qualifies and, with COUNT, the
         # overflowing `matches - rank + 1` never reaches it, so all matches are returned.
         rank = 1
@@ -467,7 +363,7 @@ def lset(c: Client, argv: list[bytes]) -> Any:
     value = _lookup_list(c, key, write=True)
     if value is None:
         raise errors.CommandError(errors.NO_SUCH_KEY)
-    index = get_long(argv[2])
+    index = get_ll(argv[2])
     if index < 0:
         index += len(value)
     if not 0 <= index < len(value):
@@ -480,7 +376,7 @@ def lset(c: Client, argv: list[bytes]) -> Any:
 
 @command("lrem", 4, "write", 1, 1, 1, categories="write list slow")
 def lrem(c: Client, argv: list[bytes]) -> int:
-    to_remove = get_long(argv[2])
+    to_remove = get_ll(argv[2])
     key = argv[1]
     value = _lookup_list(c, key, write=True)
     if value is None:
@@ -512,8 +408,8 @@ def lrem(c: Client, argv: list[bytes]) -> int:
 
 @command("ltrim", 4, "write", 1, 1, 1, categories="write list slow")
 def ltrim(c: Client, argv: list[bytes]) -> Any:
-    start = get_long(argv[2])
-    end = get_long(argv[3])
+    start = get_ll(argv[2])
+    end = get_ll(argv[3])
     key = argv[1]
     value = _lookup_list(c, key, write=True)
     if value is None:

@@ -14,21 +14,14 @@ from typing import Any
 
 from node import errors
 from node.client import Client
-from node.commands.hashes import (
-    parse_ll,
-    parse_rand_count,
-    parse_scan_cursor,
-    parse_scan_options,
-    repeat_count,
-    scan_reply,
-)
+from node.commands.args import LLONG_MAX, get_positive, get_range, parse_ll
+from node.commands.hashes import parse_rand_count, repeat_count
 from node.commands.table import command
 from node.config import Config
 from node.keyspace import Database
 from node.resp import SetReply
-from node.scan import glob_match
+from node.scan import glob_match, parse_cursor, parse_scan_options, scan_reply
 
-MUST_BE_POSITIVE = "ERR value is out of range, must be positive"
 NUMKEYS_POSITIVE = "ERR numkeys should be greater than 0"
 TOO_MANY_NUMKEYS = "ERR Number of keys can't be greater than number of args"
 LIMIT_NEGATIVE = "ERR LIMIT can't be negative"
@@ -199,9 +192,7 @@ def spop(c: Client, argv: list[bytes]) -> Any:
 
 
 def _spop_count(c: Client, argv: list[bytes]) -> Any:
-    count = parse_ll(argv[2])
-    if count is None or count < 0:
-        raise errors.CommandError(MUST_BE_POSITIVE)
+    count = get_positive(argv[2])
     key = argv[1]
     s = _write(c, key)
     if s is None or count == 0:
@@ -334,19 +325,14 @@ def sdiffstore(c: Client, argv: list[bytes]) -> Any:
 
 @command("sintercard", -3, "readonly movablekeys", 0, 0, 0, categories="read set slow")
 def sintercard(c: Client, argv: list[bytes]) -> Any:
-    numkeys = parse_ll(argv[1])
-    if numkeys is None or numkeys < 1:
-        raise errors.CommandError(NUMKEYS_POSITIVE)
+    numkeys = get_range(argv[1], 1, LLONG_MAX, NUMKEYS_POSITIVE)
     if numkeys > len(argv) - 2:
         raise errors.CommandError(TOO_MANY_NUMKEYS)
     limit = 0
     i = 2 + numkeys
     while i < len(argv):
         if argv[i].lower() == b"limit" and i + 1 < len(argv):
-            value = parse_ll(argv[i + 1])
-            if value is None or value < 0:
-                raise errors.CommandError(LIMIT_NEGATIVE)
-            limit = value
+            limit = get_positive(argv[i + 1], LIMIT_NEGATIVE)
             i += 2
         else:
             raise errors.syntax()
@@ -374,11 +360,11 @@ def sintercard(c: Client, argv: list[bytes]) -> Any:
 
 @command("sscan", -3, "readonly", 1, 1, 1, categories="read set slow")
 def sscan(c: Client, argv: list[bytes]) -> Any:
-    cursor = parse_scan_cursor(argv[2])
+    cursor = parse_cursor(argv[2])
     s = _read(c, argv[1])
     if s is None:
         return scan_reply(0, [])
-    count, pattern = parse_scan_options(argv, 3)
+    count, pattern, _ = parse_scan_options(argv, 3)
     members = intset_order(s, c.server.config)
     if members is not None:
         # Redis returns an intset whole, whatever the cursor and COUNT.

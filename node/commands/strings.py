@@ -4,24 +4,22 @@ Values are bytes. Every write propagates the form Redis 7.0 writes to its AOF: r
 expiry becomes `SET k v PXAT <ms>` / `PEXPIREAT`, INCRBYFLOAT becomes `SET k v KEEPTTL`,
 GETSET becomes SET, GETDEL becomes DEL, and SET..GET drops its GET flags.
 
-INCRBYFLOAT computes in Redis's `long double` (x87 80-bit on x86-64), emulated exactly with
-integers below, so that results such as `10.5 + 0.1 -> 10.6` match real Redis digit for digit.
+INCRBYFLOAT computes in Redis's `long double` (x87 80-bit on x86-64), emulated exactly by
+node/longdouble.py, so that results such as `10.5 + 0.1 -> 10.6` match real Redis digit for
+digit.
 """
 
 from __future__ import annotations
 
-import platform
-import re
 from typing import Any
 
 from node import errors
 from node.client import Client
+from node.commands.args import LLONG_MAX, LLONG_MIN, get_ll, get_long_double
 from node.commands.table import command
 from node.keyspace import Database
+from node.longdouble import LD_ZERO, ld_add, ld_format_human
 from node.resp import OK
-
-LLONG_MAX = 2**63 - 1
-LLONG_MIN = -(2**63)
 
 # SET / GETEX option flags, named as in Redis's t_string.c.
 OBJ_SET_NX = 1 << 0
@@ -36,33 +34,6 @@ OBJ_PERSIST = 1 << 8
 _ANY_EXPIRE = OBJ_EX | OBJ_PX | OBJ_EXAT | OBJ_PXAT
 
 STRING_TOO_LONG = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
-
-
-# ---------------------------------------------------------------------------
-# Number parsing, as Redis's util.c does it
-
-
-def parse_ll(raw: bytes) -> int | None:
-    """Redis's string2ll: exactly the canonical decimal form of a signed 64-bit integer.
-
-    string2ll refuses spaces, '+', leading zeros and "-0", so an integer is accepted iff
-    printing it back gives the same bytes.
-    """
-    try:
-        value = int(raw)
-    except ValueError:
-        return None
-    if b"%d" % value != raw or not LLONG_MIN <= value <= LLONG_MAX:
-        return None
-    return value
-
-
-def get_ll(raw: bytes) -> int:
-    """An integer argument, or `ERR value is not an integer or out of range`."""
-    value = parse_ll(raw)
-    if value is None:
-        raise errors.not_integer()
-    return value
 
 
 def _string_value(value: Any) -> bytes | None:
@@ -389,14 +360,11 @@ def incrbyfloat(c: Client, argv: list[bytes]) -> Any:
     db = c.db
     key = argv[1]
     old = _string_value(db.lookup_write(key))
-    value = LD_ZERO if old is None else parse_long_double(old)
-    incr = parse_long_double(argv[2]) if value is not None else None
-    if value is None or incr is None:
-        raise errors.CommandError(errors.NOT_FLOAT)
-    total = ld_add(value, incr)
+    value = LD_ZERO if old is None else get_long_double(old)
+    total = ld_add(value, get_long_double(argv[2]))
     if total is None:
         raise errors.CommandError("ERR increment would produce NaN or Infinity")
-    text = format_long_double(total)
+    text = ld_format_human(total)
     db.set_key(key, text, keepttl=True)
     c.server.dirty += 1
     c.server.propagate(db.id, [b"SET", key, text, b"KEEPTTL"])
@@ -486,186 +454,3 @@ def setrange(c: Client, argv: list[bytes]) -> Any:
     c.server.dirty += 1
     c.server.propagate(db.id, argv)
     return len(value)
-
-
-# ---------------------------------------------------------------------------
-# long double, emulated exactly
-#
-# Redis computes INCRBYFLOAT (and HINCRBYFLOAT) in C `long double`, parses with strtold
-# and prints with "%.17Lf". A Python float is only a double, whose rounding differs
-# (10.5 + 0.1 prints 10.59999999999999964 in double, 10.6 in long double), so values are
-# held as exact integers: mantissa * 2**exponent, rounded to the platform's long double.
-
-_MACHINE = platform.machine().lower()
-if _MACHINE in ("x86_64", "amd64", "i386", "i686", "x86"):
-    LD_MANT_BITS, LD_MIN_EXP, LD_MAX_EXP = 64, -16382, 16384  # x87 extended
-elif _MACHINE in ("aarch64", "arm64") and platform.system() == "Linux":
-    LD_MANT_BITS, LD_MIN_EXP, LD_MAX_EXP = 113, -16382, 16384  # IEEE quad
-else:
-    LD_MANT_BITS, LD_MIN_EXP, LD_MAX_EXP = 53, -1022, 1024  # long double is double
-
-# (mantissa, exponent) for finite values; the two infinities as strings.
-LongDouble = tuple[int, int] | str
-LD_ZERO: LongDouble = (0, 0)
-LD_INF = "inf"
-LD_NINF = "-inf"
-# Redis's MAX_LONG_DOUBLE_CHARS: longer inputs are not floats.
-MAX_LONG_DOUBLE_CHARS = 5 * 1024
-# Decimal digits beyond which a value certainly overflows / underflows to zero.
-_LD_DEC_MAX = 4940
-_LD_DEC_MIN = -4960
-
-_DEC_RE = re.compile(rb"([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?")
-_HEX_RE = re.compile(rb"([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?\d+))?")
-_INF_RE = re.compile(rb"([+-]?)(?:inf|infinity)", re.IGNORECASE)
-
-
-def _ld_round(negative: bool, n: int, d: int) -> LongDouble | None:
-    """Round the positive rational n/d to the nearest long double (ties to even).
-
-    Returns None when it underflows to zero (strtold's ERANGE zero), an infinity when it
-    overflows.
-    """
-    e = n.bit_length() - d.bit_length()
-    if (n << -e if e < 0 else n) < (d if e < 0 else d << e):
-        e -= 1
-    q = max(e, LD_MIN_EXP) - (LD_MANT_BITS - 1)
-    if q >= 0:
-        m, r = divmod(n, d << q)
-        den = d << q
-    else:
-        m, r = divmod(n << -q, d)
-        den = d
-    if 2 * r > den or (2 * r == den and m & 1):
-        m += 1
-    if m == 0:
-        return None
-    if m.bit_length() + q > LD_MAX_EXP:
-        return LD_NINF if negative else LD_INF
-    return (-m if negative else m, q)
-
-
-def _digits_to_int(digits: bytes) -> int:
-    """int() of a decimal string of any length (Python caps int('...') at 4300 digits)."""
-    if len(digits) <= 4000:
-        return int(digits)
-    value = 0
-    for i in range(0, len(digits), 4000):
-        chunk = digits[i : i + 4000]
-        value = value * 10 ** len(chunk) + int(chunk)
-    return value
-
-
-def _int_to_digits(value: int) -> bytes:
-    if value < 10**4000:
-        return b"%d" % value
-    hi, lo = divmod(value, 10**4000)
-    return _int_to_digits(hi) + _int_to_digits(lo).rjust(4000, b"0")
-
-
-def _exponent(raw: bytes | None) -> int:
-    """An exponent; absurdly long ones are clamped (the value over/underflows either way)."""
-    if not raw:
-        return 0
-    if len(raw.lstrip(b"+-0")) > 12:
-        return -(10**12) if raw[:1] == b"-" else 10**12
-    return int(raw)
-
-
-def parse_long_double(raw: bytes) -> LongDouble | None:
-    """Redis's string2ld: strtold over the whole string; None when it is not a valid float.
-
-    Accepts what strtold accepts (decimal, hex floats, inf/infinity) and refuses leading
-    space, trailing garbage, NaN and values whose conversion overflowed or underflowed to 0.
-    """
-    if not raw or len(raw) >= MAX_LONG_DOUBLE_CHARS:
-        return None
-    nul = raw.find(b"\0")
-    if nul >= 0:  # Redis copies into a C buffer: strtold stops at the NUL
-        raw = raw[:nul]
-        if not raw:
-            return LD_ZERO
-    m = _DEC_RE.fullmatch(raw)
-    if m is not None:
-        sign, ipart, fpart, exp = m.groups()
-        fpart = fpart or b""
-        if not ipart and not fpart:
-            return None
-        digits = (ipart + fpart).lstrip(b"0")
-        if not digits:
-            return LD_ZERO
-        exp10 = _exponent(exp) - len(fpart)
-        magnitude = len(digits) + exp10
-        if magnitude > _LD_DEC_MAX:
-            return None  # ERANGE, HUGE_VAL
-        if magnitude < _LD_DEC_MIN:
-            return None  # ERANGE, zero
-        n = _digits_to_int(digits)
-        if exp10 >= 0:
-            result = _ld_round(sign == b"-", n * 10**exp10, 1)
-        else:
-            result = _ld_round(sign == b"-", n, 10**-exp10)
-        return result if type(result) is tuple else None
-    m = _HEX_RE.fullmatch(raw)
-    if m is not None:
-        sign, ipart, fpart, exp = m.groups()
-        fpart = fpart or b""
-        if not ipart and not fpart:
-            return None
-        n = int(ipart + fpart, 16)
-        if n == 0:
-            return LD_ZERO
-        exp2 = _exponent(exp) - 4 * len(fpart)
-        magnitude = n.bit_length() + exp2
-        if magnitude > LD_MAX_EXP + 1 or magnitude < LD_MIN_EXP - LD_MANT_BITS - 2:
-            return None
-        if exp2 >= 0:
-            result = _ld_round(sign == b"-", n << exp2, 1)
-        else:
-            result = _ld_round(sign == b"-", n, 1 << -exp2)
-        return result if type(result) is tuple else None
-    m = _INF_RE.fullmatch(raw)
-    if m is not None:
-        return LD_NINF if m.group(1) == b"-" else LD_INF
-    return None
-
-
-def ld_add(a: LongDouble, b: LongDouble) -> LongDouble | None:
-    """a + b rounded to long double; None when the sum is NaN or infinite."""
-    if type(a) is str or type(b) is str:
-        return None
-    ma, qa = a  # type: ignore[misc]
-    mb, qb = b  # type: ignore[misc]
-    q = min(qa, qb)
-    s = (ma << (qa - q)) + (mb << (qb - q))
-    if s == 0:
-        return LD_ZERO
-    negative = s < 0
-    s = abs(s)
-    result = _ld_round(negative, s << q, 1) if q >= 0 else _ld_round(negative, s, 1 << -q)
-    if result is None:  # cannot happen for a sum of representable values
-        return LD_ZERO
-    return result if type(result) is tuple else None
-
-
-def format_long_double(value: LongDouble) -> bytes:
-    """ld2string(LD_STR_HUMAN): printf("%.17Lf") with trailing zeros (and '.') removed."""
-    if type(value) is str:
-        return value.encode()
-    m, q = value  # type: ignore[misc]
-    negative = m < 0
-    m = abs(m)
-    scale = 10**17
-    if q >= 0:
-        n = (m << q) * scale
-    else:
-        den = 1 << -q
-        n, r = divmod(m * scale, den)
-        if 2 * r > den or (2 * r == den and n & 1):
-            n += 1
-    digits = _int_to_digits(n).rjust(18, b"0")
-    text = digits[:-17] + b"." + digits[-17:]
-    text = text.rstrip(b"0").rstrip(b".")
-    if negative and text != b"0":
-        text = b"-" + text
-    return text

@@ -17,7 +17,6 @@ from node.resp import ReplyError
 if TYPE_CHECKING:
     from node.client import Client
     from node.keyspace import Database
-    from node.server import Server
 
 EXECABORT = "EXECABORT Transaction discarded because of previous errors."
 
@@ -96,23 +95,6 @@ def touch_watched_keys_in_db(emptied: Database, replaced_with: Database | None) 
             continue
         for client in clients:
             if not in_replacement and _clear_expired_flag(client, db_id, key):
-                continue
-            client.dirty_cas = True
-
-
-def touch_all_watched_in_db(
-    server: Server, db_id: int, keys_present: set[bytes] | None = None
-) -> None:
-    """Older form of touch_watched_keys_in_db: `keys_present` holds the keys of the emptied
-    database and, for SWAPDB, of the replacing one. Prefer touch_watched_keys_in_db, which
-    does not need a copy of every key."""
-    emptied = server.dbs[db_id]
-    for (wdb, key), clients in server.watched_keys.items():
-        if wdb != db_id or (keys_present is not None and key not in keys_present):
-            continue
-        in_replacement = key not in emptied.data
-        for client in clients:
-            if not in_replacement and _clear_expired_flag(client, wdb, key):
                 continue
             client.dirty_cas = True
 

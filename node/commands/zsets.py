@@ -19,10 +19,10 @@ from typing import Any
 from node import errors
 from node.blocking import KEEP_WAITING, Block
 from node.client import Client
-from node.commands.lists import parse_timeout
+from node.commands.args import LLONG_MAX, get_ll, get_positive, get_range, parse_timeout
 from node.commands.table import command
 from node.resp import NULL_ARRAY, Double, Raw, format_double
-from node.scan import glob_match
+from node.scan import glob_match, parse_cursor, parse_scan_options, scan_reply
 from node.zset import (
     LexRange,
     ScoreRange,
@@ -36,8 +36,6 @@ from node.zset import (
 NAN_ERROR = "ERR resulting score is not a number (NaN)"
 NOT_FLOAT_RANGE = "ERR min or max is not a float"
 NOT_LEX_RANGE = "ERR min or max not valid string range item"
-LONG_MAX = 2**63 - 1
-LONG_MIN = -(2**63)
 EMPTY_SCAN = Raw(b"*2\r\n$1\r\n0\r\n*0\r\n")
 EMPTY_ARRAY = Raw(b"*0\r\n")
 
@@ -59,46 +57,6 @@ MAX = 2
 _AGGREGATES = {b"sum": SUM, b"min": MIN, b"max": MAX}
 
 _ZADD_OPTIONS = {b"nx": 1, b"xx": 2, b"ch": 4, b"incr": 8, b"gt": 16, b"lt": 32}
-
-
-# ---------------------------------------------------------------------------
-# Argument parsing
-
-
-def parse_long(raw: bytes) -> int | None:
-    """A signed 64-bit integer as Redis's string2ll reads it (no '+', spaces or leading 0s)."""
-    if raw.isdigit():
-        if raw[0] == 0x30 and len(raw) > 1:
-            return None
-        value = int(raw)
-        return value if value <= LONG_MAX else None
-    if raw[:1] == b"-" and raw[1:].isdigit() and raw[1] != 0x30:
-        value = int(raw)
-        return value if value >= LONG_MIN else None
-    return None
-
-
-def parse_scan_cursor(raw: bytes) -> int | None:
-    """A *SCAN cursor as Redis 7.0's strtoul reads it: '-1' wraps, '' is 0, spaces refused."""
-    nul = raw.find(b"\0")
-    if nul >= 0:
-        raw = raw[:nul]
-    if not raw:
-        return 0
-    body = raw[1:] if raw[:1] in (b"+", b"-") else raw
-    if not body.isdigit():
-        return None
-    value = int(body)
-    if value >= 1 << 64:
-        return None
-    return (-value) % (1 << 64) if raw[:1] == b"-" else value
-
-
-def _long_arg(raw: bytes) -> int:
-    value = parse_long(raw)
-    if value is None:
-        raise errors.not_integer()
-    return value
 
 
 # ---------------------------------------------------------------------------
@@ -493,8 +451,8 @@ def _zrange_generic(
         if dst is None and opt == b"withscores":
             withscores = True
         elif opt == b"limit" and n - j - 1 >= 2:
-            offset = _long_arg(argv[j + 1])
-            limit = _long_arg(argv[j + 2])
+            offset = get_ll(argv[j + 1])
+            limit = get_ll(argv[j + 2])
             j += 2
         elif direction == AUTO and opt == b"rev":
             direction = REVERSE
@@ -523,8 +481,8 @@ def _zrange_generic(
     start = end = 0
     spec: Any = None
     if rangetype == RANK:
-        start = _long_arg(argv[minidx])
-        end = _long_arg(argv[maxidx])
+        start = get_ll(argv[minidx])
+        end = get_ll(argv[maxidx])
     elif rangetype == SCORE:
         spec = _score_range_arg(argv[minidx], argv[maxidx])
     else:
@@ -585,8 +543,8 @@ def _zremrange(c: Client, argv: list[bytes], rangetype: int) -> Any:
     start = end = 0
     spec: Any = None
     if rangetype == RANK:
-        start = _long_arg(argv[2])
-        end = _long_arg(argv[3])
+        start = get_ll(argv[2])
+        end = get_ll(argv[3])
     elif rangetype == SCORE:
         spec = _score_range_arg(argv[2], argv[3])
     else:
@@ -659,10 +617,7 @@ def _zpop(c: Client, argv: list[bytes], last: bool) -> Any:
         raise errors.syntax()
     count = -1
     if len(argv) == 3:
-        given = parse_long(argv[2])
-        if given is None or given < 0:
-            raise errors.CommandError("ERR value is out of range, must be positive")
-        count = given
+        count = get_positive(argv[2])
     found = _pop_source(c, [argv[1]])
     if found is None or count == 0:
         return EMPTY_ARRAY
@@ -729,9 +684,7 @@ def bzpopmax(c: Client, argv: list[bytes]) -> Any:
 
 def _parse_mpop(argv: list[bytes], numkeys_idx: int) -> tuple[list[bytes], bool, int]:
     """`numkeys key [key ...] MIN|MAX [COUNT count]` -> (keys, pop max?, count)."""
-    numkeys = parse_long(argv[numkeys_idx])
-    if numkeys is None or numkeys < 1:
-        raise errors.CommandError("ERR numkeys should be greater than 0")
+    numkeys = get_range(argv[numkeys_idx], 1, LLONG_MAX, "ERR numkeys should be greater than 0")
     where_idx = numkeys_idx + numkeys + 1
     if where_idx >= len(argv):
         raise errors.syntax()
@@ -748,9 +701,7 @@ def _parse_mpop(argv: list[bytes], numkeys_idx: int) -> tuple[list[bytes], bool,
     while j < n:
         if count == -1 and argv[j].lower() == b"count" and j + 1 < n:
             j += 1
-            count = parse_long(argv[j]) or 0
-            if count < 1:
-                raise errors.CommandError("ERR count should be greater than 0")
+            count = get_range(argv[j], 1, LLONG_MAX, "ERR count should be greater than 0")
         else:
             raise errors.syntax()
         j += 1
@@ -837,7 +788,7 @@ def _zsetop(
     dst: bytes | None,
     cardinality_only: bool = False,
 ) -> Any:
-    setnum = _long_arg(argv[numkeys_idx])
+    setnum = get_ll(argv[numkeys_idx])
     if setnum < 1:
         raise errors.CommandError(f"ERR at least 1 input key is needed for '{name}' command")
     n = len(argv)
@@ -885,10 +836,7 @@ def _zsetop(
             j += 1
             remaining -= 1
         elif cardinality_only and remaining >= 2 and opt == b"limit":
-            value = parse_long(argv[j + 1])
-            if value is None or value < 0:
-                raise errors.CommandError("ERR LIMIT can't be negative")
-            limit = value
+            limit = get_positive(argv[j + 1], "ERR LIMIT can't be negative")
             j += 2
             remaining -= 2
         else:
@@ -987,7 +935,7 @@ def zintercard(c: Client, argv: list[bytes]) -> Any:
 # ---------------------------------------------------------------------------
 # ZRANDMEMBER and ZSCAN
 
-_WITHSCORES_LIMIT = LONG_MAX // 2
+_WITHSCORES_LIMIT = LLONG_MAX // 2
 
 
 @command("zrandmember", -2, "readonly", 1, 1, 1, categories="read sortedset slow")
@@ -998,13 +946,7 @@ def zrandmember(c: Client, argv: list[bytes]) -> Any:
         if zs is None:
             return None
         return zs.index[random.randrange(len(zs))][1]
-    count = parse_long(argv[2])
-    if count is None:
-        raise errors.not_integer()
-    if count < -LONG_MAX:
-        raise errors.CommandError(
-            f"ERR value is out of range, value must between {-LONG_MAX} and {LONG_MAX}"
-        )
+    count = get_range(argv[2], -LLONG_MAX, LLONG_MAX)
     withscores = False
     if n > 4 or (n == 4 and argv[3].lower() != b"withscores"):
         raise errors.syntax()
@@ -1030,29 +972,11 @@ def zrandmember(c: Client, argv: list[bytes]) -> Any:
 
 @command("zscan", -3, "readonly", 1, 1, 1, categories="read sortedset slow")
 def zscan(c: Client, argv: list[bytes]) -> Any:
-    cursor = parse_scan_cursor(argv[2])
-    if cursor is None:
-        raise errors.CommandError("ERR invalid cursor")
+    cursor = parse_cursor(argv[2])
     zs = _read(c, argv[1])
     if zs is None:
         return EMPTY_SCAN
-    count = 10
-    pattern: bytes | None = None
-    n = len(argv)
-    i = 3
-    while i < n:
-        opt = argv[i].lower()
-        if opt == b"count" and n - i >= 2:
-            count = _long_arg(argv[i + 1])
-            if count < 1:
-                raise errors.syntax()
-        elif opt == b"match" and n - i >= 2:
-            pattern = argv[i + 1]
-            if pattern == b"*":
-                pattern = None
-        else:
-            raise errors.syntax()
-        i += 2
+    count, pattern, _ = parse_scan_options(argv, 3)
     reply: list[bytes] = []
     if zs.listpack:
         # A listpack is returned whole in one call, whatever the cursor, as Redis does.
@@ -1068,4 +992,4 @@ def zscan(c: Client, argv: list[bytes]) -> Any:
             if pattern is None or glob_match(pattern, member):
                 reply.append(member)
                 reply.append(format_double(scores[member]))
-    return [b"%d" % next_cursor, reply]
+    return scan_reply(next_cursor, reply)

@@ -3,22 +3,12 @@ arithmetic behind HINCRBYFLOAT."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-from fractions import Fraction
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node.commands.hashes import (
-    hash_is_listpack,
-    ld_add,
-    ld_format_human,
-    ld_parse,
-    parse_ll,
-    parse_scan_cursor,
-)
-from node.errors import CommandError
+from node.commands.args import parse_ll
+from node.commands.hashes import hash_is_listpack
 from tests.unit.sansio import Session
 
 
@@ -270,99 +260,12 @@ def test_hscan_option_errors(s: Session) -> None:
     assert s.run("HSCAN", "missing", "0", "COUNT", "0") == [b"0", []]
 
 
-def test_parse_scan_cursor_like_strtoul() -> None:
-    assert parse_scan_cursor(b"") == 0
-    assert parse_scan_cursor(b"+5") == 5
-    assert parse_scan_cursor(b"-1") == 2**64 - 1
-    assert parse_scan_cursor(b"18446744073709551615") == 2**64 - 1
-    for bad in (b"18446744073709551616", b" 1", b"1 ", b"+", b"0x1"):
-        with pytest.raises(CommandError):
-            parse_scan_cursor(bad)
-
-
 def test_listpack_predicate(s: Session) -> None:
     config = s.server.config
     assert hash_is_listpack({b"a": b"1"}, config)
     assert not hash_is_listpack({b"a": b"x" * (config.hash_max_listpack_value + 1)}, config)
     big = {str(i).encode(): b"" for i in range(config.hash_max_listpack_entries + 1)}
     assert not hash_is_listpack(big, config)
-
-
-# -- integers and long doubles ----------------------------------------------------
-
-
-def test_parse_ll_is_strict() -> None:
-    assert parse_ll(b"-9223372036854775808") == -(2**63)
-    assert parse_ll(b"9223372036854775807") == 2**63 - 1
-    for bad in (b"9223372036854775808", b"+1", b"01", b" 1", b"1 ", b"", b"-0", b"1.0"):
-        assert parse_ll(bad) is None
-
-
-def _exact(value: tuple[int, int]) -> Fraction:
-    m, e = value
-    return Fraction(m) * Fraction(2) ** e
-
-
-@pytest.mark.parametrize(
-    ("a", "b", "expected"),
-    [
-        # outputs recorded from Redis 7.0.15 on x86-64
-        ("10.1", "0.1", b"10.2"),
-        ("1.6", "1e3", b"1001.59999999999999998"),
-        ("-9223372036854775807", "1", b"-9223372036854775806"),
-        ("-1.5", "1.5", b"0"),
-        ("0", "-0.000000000000000001", b"0"),
-        ("0", "0.000003814697265625", b"0.00000381469726562"),  # tie: to even
-        ("0", "1e-30", b"0"),
-        ("0", "0x10", b"16"),
-        ("166", "-.5", b"165.5"),
-    ],
-)
-def test_long_double_sums_match_redis(a: str, b: str, expected: bytes) -> None:
-    x, y = ld_parse(a.encode()), ld_parse(b.encode())
-    assert isinstance(x, tuple) and isinstance(y, tuple)
-    total = ld_add(x, y)
-    assert total is not None
-    assert ld_format_human(total) == expected
-
-
-def test_ld_parse_refusals() -> None:
-    for bad in (b"", b" 1", b"1 ", b"1e", b"0x", b"nan", b"NaN(12)", b"1e5000", b"1e-5000"):
-        assert ld_parse(bad) is None, bad
-    assert ld_parse(b"1" * 5120) is None  # MAX_LONG_DOUBLE_CHARS
-    assert ld_parse(b"-Infinity") == float("-inf")
-    assert ld_parse(b"0x1p-16445") == (1, -16445)  # smallest subnormal
-    assert ld_parse(b"0x1p-16446") is None  # rounds to zero: ERANGE
-    assert ld_parse(b"1.5\x00junk") == ld_parse(b"1.5")  # strtold stops at NUL
-
-
-@settings(max_examples=300)
-@given(st.floats(allow_nan=False, allow_infinity=False))
-def test_doubles_round_trip_exactly(value: float) -> None:
-    """Every double is a long double: parsing its exact decimal expansion gives it back."""
-    parsed = ld_parse(str(Decimal(value)).encode())
-    if value == 0:
-        assert parsed == (0, 0)
-    else:
-        assert isinstance(parsed, tuple)
-        assert _exact(parsed) == Fraction(value)
-
-
-@settings(max_examples=300)
-@given(st.integers(min_value=-(10**40), max_value=10**40), st.integers(-60, 60))
-def test_parse_rounds_to_the_nearest_64_bit_significand(digits: int, exp: int) -> None:
-    value = Fraction(digits) * Fraction(10) ** exp
-    parsed = ld_parse(f"{digits}e{exp}".encode())
-    assert isinstance(parsed, tuple)
-    if value == 0:
-        assert parsed == (0, 0)
-        return
-    m, e = parsed
-    assert 2**63 <= abs(m) < 2**64
-    # within half a unit in the last place, and a tie would have gone to the even significand
-    error = abs(_exact(parsed) - value)
-    half_ulp = Fraction(2) ** e / 2
-    assert error < half_ulp or (error == half_ulp and m % 2 == 0)
 
 
 # -- against a model ----------------------------------------------------------------

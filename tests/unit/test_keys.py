@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node.commands.keys import parse_scan_cursor
 from node.keyspace import Database
 from node.zset import ZSet
 from tests.unit import sansio
@@ -181,13 +180,6 @@ def test_scan_errors(s: Session) -> None:
     assert err(s.run("SCAN", "0", "COUNT", "0")) == "ERR syntax error"
     assert err(s.run("SCAN", "0", "COUNT", "x")) == "ERR value is not an integer or out of range"
     assert err(s.run("SCAN", "0", "MATCH")) == "ERR syntax error"
-
-
-def test_scan_cursor_is_strtoul() -> None:
-    assert parse_scan_cursor(b"") == 0
-    assert parse_scan_cursor(b"+7") == 7
-    assert parse_scan_cursor(b"-1") == 2**64 - 1
-    assert parse_scan_cursor(b"18446744073709551615") == 2**64 - 1
 
 
 def test_randomkey(s: Session) -> None:

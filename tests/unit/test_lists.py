@@ -6,12 +6,9 @@ from collections import deque
 from typing import Any
 
 import hiredis
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node.commands.lists import parse_long, parse_timeout
-from node.errors import CommandError
 from node.propagate import EXEC, MULTI
 from node.resp import NULL_ARRAY
 from node.server import Server
@@ -319,72 +316,6 @@ def test_blpop_checks_types_in_key_order() -> None:
     s.run("RPUSH", "l", "a")
     assert err(s.run("BLPOP", "missing", "s", "l", 0)) == WRONGTYPE
     assert s.run("BLPOP", "l", "s", 0) == [b"l", b"a"]
-
-
-@pytest.mark.parametrize(
-    ("raw", "seconds"),
-    [
-        (b"0", 0),
-        (b"1.5", 1.5),
-        (b"0.0001", 0.001),  # ceil to the millisecond
-        (b"-0.0001", 0),  # ceil(-0.1 ms) is 0: blocks forever, as in Redis
-        (b"-0.001", 0),  # the long double product is just above -1 ms
-        (b"0.0009999999999999999999", 0.001),
-        (b"1e-300", 0.001),
-        (b"0x10p-10", 0.016),
-        (b".5", 0.5),
-        (b"3.", 3),
-    ],
-)
-def test_timeout_parsing(raw: bytes, seconds: float) -> None:
-    assert parse_timeout(raw) == seconds
-
-
-@pytest.mark.parametrize(
-    ("raw", "message"),
-    [
-        (b"abc", "ERR timeout is not a float or out of range"),
-        (b"", "ERR timeout is not a float or out of range"),
-        (b" 1", "ERR timeout is not a float or out of range"),
-        (b"1 ", "ERR timeout is not a float or out of range"),
-        (b"nan", "ERR timeout is not a float or out of range"),
-        (b"1e99999", "ERR timeout is not a float or out of range"),
-        (b"1_0", "ERR timeout is not a float or out of range"),
-        (b"-1", "ERR timeout is negative"),
-        (b"-0.002", "ERR timeout is negative"),
-        (b"--1", "ERR timeout is not a float or out of range"),
-        (b"+-inf", "ERR timeout is not a float or out of range"),
-        (b"inf", "ERR timeout is negative"),
-        (b"-Infinity", "ERR timeout is negative"),
-        (b"1e300", "ERR timeout is negative"),  # ms beyond LLONG_MAX cast to LLONG_MIN
-        (b"9.3e15", "ERR timeout is negative"),
-    ],
-)
-def test_timeout_errors(raw: bytes, message: str) -> None:
-    with pytest.raises(CommandError) as exc:
-        parse_timeout(raw)
-    assert exc.value.message == message
-
-
-@pytest.mark.parametrize(
-    ("raw", "value"),
-    [
-        (b"0", 0),
-        (b"-1", -1),
-        (b"9223372036854775807", 2**63 - 1),
-        (b"-9223372036854775808", -(2**63)),
-        (b"9223372036854775808", None),
-        (b"-0", None),
-        (b"01", None),
-        (b"+1", None),
-        (b" 1", None),
-        (b"1.0", None),
-        (b"", None),
-        (b"-", None),
-    ],
-)
-def test_parse_long_is_strict_like_string2ll(raw: bytes, value: int | None) -> None:
-    assert parse_long(raw) == value
 
 
 # -- blocked clients --------------------------------------------------------------------

@@ -9,13 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node.commands.strings import (
-    LD_INF,
-    format_long_double,
-    ld_add,
-    parse_ll,
-    parse_long_double,
-)
+from node.commands.args import parse_ll
 from tests.unit import sansio
 from tests.unit.sansio import Session, make_server
 
@@ -297,66 +291,6 @@ def test_incrbyfloat_errors(s: Session) -> None:
     s.run("SET", "big", "1e4932")
     assert err(s.run("INCRBYFLOAT", "big", "1e4932")) == nan_inf
     assert s.run("GET", "f") == b"1"
-
-
-@pytest.mark.parametrize(
-    ("value", "incr", "expected"),
-    # Results observed from redis-server 7.0.15 on x86-64.
-    [
-        ("10.5", "0.1", b"10.6"),
-        (
-            "0",
-            "1e200",
-            b"1"
-            + b"0" * 19
-            + b"2458586534161025661508068040050002887327500487325785432383926208372890736129198739813658147359652238566592960617854587787845326097835852628442219969983473365844529789269081145212928",
-        ),
-        ("0", "0.000003814697265625", b"0.00000381469726562"),  # a tie, rounded to even
-        ("0x1p3", "1e-4950", b"8"),
-        ("-1.5", "1.5", b"0"),
-        ("0", "-1e-20", b"0"),
-        ("1.", ".5", b"1.5"),
-        ("\x00junk", "1", b"1"),  # strtold stops at the NUL, as in Redis
-    ],
-)
-def test_long_double_results(value: str, incr: str, expected: bytes) -> None:
-    a = parse_long_double(value.encode())
-    b = parse_long_double(incr.encode())
-    assert a is not None and b is not None
-    total = ld_add(a, b)
-    assert total is not None
-    assert format_long_double(total) == expected
-
-
-def test_long_double_parse_rejects_what_string2ld_rejects() -> None:
-    for bad in [b"", b" 1", b"1 ", b"1e", b".", b"0x", b"0x1p", b"nan", b"1e-4951", b"1e4933"]:
-        assert parse_long_double(bad) is None, bad
-    assert parse_long_double(b"inf") == LD_INF
-    assert parse_long_double(b"-Infinity") == "-inf"
-    assert parse_long_double(b"1" * 5119) is None  # overflows
-    assert parse_long_double(b"1" * 5120) is None  # too long for Redis's buffer
-
-
-@given(st.integers(min_value=-(2**60), max_value=2**60), st.integers(0, 12))
-def test_long_double_formats_dyadic_values_exactly(mantissa: int, shift: int) -> None:
-    """mantissa / 2**shift is exact in long double and has at most 12 decimals, so parsing
-    its exact decimal text and printing it with %.17Lf must give that text back."""
-    scaled = abs(mantissa) * 5**shift  # mantissa / 2**shift == scaled / 10**shift
-    digits = str(scaled).rjust(shift + 1, "0")
-    text = digits[: len(digits) - shift] + ("." + digits[-shift:] if shift else "")
-    text = text.rstrip("0").rstrip(".") if "." in text else text
-    if mantissa < 0 and text != "0":
-        text = "-" + text
-    value = parse_long_double(text.encode())
-    assert value is not None
-    assert format_long_double(value) == text.encode()
-
-
-def test_parse_ll_is_string2ll() -> None:
-    assert parse_ll(b"0") == 0
-    assert parse_ll(b"-9223372036854775808") == -(2**63)
-    for bad in [b"", b"-", b"+1", b" 1", b"1 ", b"01", b"-0", b"1_0", b"9223372036854775808"]:
-        assert parse_ll(bad) is None, bad
 
 
 # -- byte strings ------------------------------------------------------------------

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node.commands.zsets import parse_long, parse_scan_cursor
 from node.propagate import EXEC, MULTI
 from node.resp import NULL_ARRAY
 from node.server import Server
@@ -212,30 +211,6 @@ def test_parse_lex_range_items() -> None:
 )  # fmt: skip
 def test_listpack_score_text_is_d2string(score: float, text: bytes) -> None:
     assert listpack_score_text(score) == text
-
-
-@pytest.mark.parametrize(
-    ("raw", "value"),
-    [
-        (b"0", 0), (b"", 0), (b"+5", 5), (b"-1", 2**64 - 1), (b"18446744073709551615", 2**64 - 1),
-        (b"18446744073709551616", None), (b" 1", None), (b"1 ", None), (b"x", None), (b"-", None),
-        (b"7\x00x", 7),
-    ],
-)  # fmt: skip
-def test_parse_scan_cursor_is_strtoul(raw: bytes, value: int | None) -> None:
-    assert parse_scan_cursor(raw) == value
-
-
-@pytest.mark.parametrize(
-    ("raw", "value"),
-    [
-        (b"0", 0), (b"-9223372036854775808", -(2**63)), (b"9223372036854775807", 2**63 - 1),
-        (b"9223372036854775808", None), (b"-0", None), (b"01", None), (b"+1", None),
-        (b" 1", None), (b"1_0", None), (b"", None),
-    ],
-)  # fmt: skip
-def test_parse_long_is_string2ll(raw: bytes, value: int | None) -> None:
-    assert parse_long(raw) == value
 
 
 # -- ZADD / ZINCRBY ---------------------------------------------------------------------

@@ -1,0 +1,115 @@
+"""Argument parsers shared by the command families, with Redis's rules and error texts.
+
+Named after the object.c / timeout.c helpers they reproduce: an integer argument is read by
+string2ll (canonical decimal only: no '+', spaces or leading zeros), floats by strtold, and
+each `get_*` raises the error reply its Redis counterpart sends.
+"""
+
+from __future__ import annotations
+
+from node import errors
+from node.longdouble import LongDouble, ld_ceil, ld_mul, ld_parse
+
+LLONG_MAX = 2**63 - 1
+LLONG_MIN = -(2**63)
+MUST_BE_POSITIVE = "ERR value is out of range, must be positive"
+TIMEOUT_NOT_INTEGER = "ERR timeout is not an integer or out of range"
+TIMEOUT_OUT_OF_RANGE = "ERR timeout is out of range"
+_THOUSAND: LongDouble = (1000, 0)
+
+
+def parse_ll(raw: bytes) -> int | None:
+    """Redis's string2ll: the canonical decimal form of a signed 64-bit integer, else None.
+
+    No '+', spaces, leading zeros or "-0"; an integer is accepted iff printing it back
+    gives the same bytes.
+    """
+    if raw.isdigit():
+        n = len(raw)
+        if n > 1 and (raw[0] == 0x30 or n > 19):
+            return None
+        value = int(raw)
+        return value if value <= LLONG_MAX else None
+    if raw[:1] == b"-" and raw[1:].isdigit() and raw[1] != 0x30 and len(raw) <= 20:
+        value = int(raw)
+        return value if value >= LLONG_MIN else None
+    return None
+
+
+def get_ll(raw: bytes, message: str = errors.NOT_INTEGER) -> int:
+    """getLongLongFromObjectOrReply (and getLongFromObjectOrReply: a long is 64-bit)."""
+    value = parse_ll(raw)
+    if value is None:
+        raise errors.CommandError(message)
+    return value
+
+
+def get_range(raw: bytes, low: int, high: int, message: str | None = None) -> int:
+    """getRangeLongFromObjectOrReply: an integer in [low, high].
+
+    With `message`, that one text for both failures; without, Redis's two texts.
+    """
+    value = parse_ll(raw)
+    if value is None:
+        raise errors.CommandError(message or errors.NOT_INTEGER)
+    if value < low or value > high:
+        raise errors.CommandError(
+            message or f"ERR value is out of range, value must between {low} and {high}"
+        )
+    return value
+
+
+def get_positive(raw: bytes, message: str = MUST_BE_POSITIVE) -> int:
+    """getPositiveLongFromObjectOrReply: an integer >= 0, one text for both failures."""
+    value = parse_ll(raw)
+    if value is None or value < 0:
+        raise errors.CommandError(message)
+    return value
+
+
+def get_long_double(raw: bytes, message: str = errors.NOT_FLOAT) -> LongDouble | float:
+    """getLongDoubleFromObjectOrReply: a long double (an infinity is a float)."""
+    value = ld_parse(raw)
+    if value is None:
+        raise errors.CommandError(message)
+    return value
+
+
+def parse_timeout(raw: bytes) -> float:
+    """A blocking timeout in seconds (0: forever), as getTimeoutFromObjectOrReply reads it.
+
+    Redis reads the seconds as a long double and blocks for ceill(seconds * 1000) ms; the
+    same rounding is reproduced, so that -0.001 (whose long double product is just above
+    -1) blocks forever as it does in Redis, while -0.002 is "negative". A product of 2**63
+    ms or more, or an infinity, is cast to LLONG_MIN in Redis: "timeout is negative".
+    """
+    if raw.isdigit() and len(raw) < 16:  # whole seconds: exact, and far from the cast limit
+        return int(raw)
+    seconds = ld_parse(raw)
+    if seconds is None:
+        raise errors.CommandError(errors.TIMEOUT_NOT_FLOAT)
+    if isinstance(seconds, float):
+        raise errors.CommandError(errors.TIMEOUT_NEGATIVE)
+    product = ld_mul(seconds, _THOUSAND)
+    if product is None:
+        raise errors.CommandError(errors.TIMEOUT_NEGATIVE)
+    ms = ld_ceil(product)
+    if ms < 0 or ms > LLONG_MAX:
+        raise errors.CommandError(errors.TIMEOUT_NEGATIVE)
+    return ms / 1000
+
+
+def parse_timeout_ms(raw: bytes, now_ms: int) -> int:
+    """getTimeoutFromObjectOrReply in UNIT_MILLISECONDS: a relative timeout in ms (0: none).
+
+    Redis turns it into an absolute time, so one that would overflow from `now_ms` is
+    refused.
+    """
+    value = parse_ll(raw)
+    if value is None:
+        raise errors.CommandError(TIMEOUT_NOT_INTEGER)
+    if value < 0:
+        raise errors.CommandError(errors.TIMEOUT_NEGATIVE)
+    if value > LLONG_MAX - now_ms:
+        raise errors.CommandError(TIMEOUT_OUT_OF_RANGE)
+    return value
