@@ -10,6 +10,7 @@ EAGAIN does the task wait for readability, inside a cancel scope that other task
 from __future__ import annotations
 
 import time
+import traceback
 from typing import TYPE_CHECKING
 
 import trio
@@ -26,65 +27,75 @@ RECV_SIZE = 64 * 1024
 
 
 async def serve_client(c: Client) -> None:
+    """The connection task; an unexpected error closes this client only, never the node."""
+    try:
+        await _serve(c)
+    except Exception as exc:
+        c.server.log.warning(
+            f"Closing client after an internal error: {client_desc(c)}: "
+            + "".join(traceback.format_exception(exc)).rstrip().replace("\n", "\n    ")
+        )
+    finally:
+        c.server.unlink_client(c)
+
+
+async def _serve(c: Client) -> None:
     server = c.server
     sock = c.sock
     assert sock is not None
-    try:
-        while not c.closing:
-            try:
-                data = sock.recv(RECV_SIZE)
-            except BlockingIOError:
-                if c.out and not await flush(c):
-                    break
-                with trio.CancelScope() as scope:
-                    c.wake_scope = scope
-                    await wait_readable(sock)
-                c.wake_scope = None
-                continue
-            except OSError:
-                break
-            if not data:
-                break
-            c.tot_net_in += len(data)
-            server.stats.net_input_bytes += len(data)
-            c.last_interaction = time.monotonic()
-            try:
-                commands = c.parser.feed(data)
-                error = None
-            except ProtocolError as exc:
-                commands = []
-                error = exc
-            if commands:
-                server.mstime = mstime()
-                for argv in commands:
-                    status = execute(c, argv)
-                    if status:
-                        if status == BLOCKED:
-                            if not await wait_unblocked(c, commands):
-                                return
-                        elif status == PAUSED:
-                            await wait_unpaused(c, argv)
-                    if c.closing or c.close_after_reply:
-                        break
-            if error is None and c.parser._pending_error is not None:
-                error = c.parser._pending_error
-            if error is not None:
-                reason = str(error)
-                if reason == "query buffer limit":
-                    server.log.warning(
-                        f"Closing client that reached max query buffer length: {client_desc(c)}"
-                    )
-                    break
-                c.out.append(ReplyError(f"ERR Protocol error: {reason}").encode())
-                server.log.verbose(f"Protocol error ({reason}) from client: {client_desc(c)}")
-                c.close_after_reply = True
+    while not c.closing:
+        try:
+            data = sock.recv(RECV_SIZE)
+        except BlockingIOError:
             if c.out and not await flush(c):
                 break
-            if c.close_after_reply:
+            with trio.CancelScope() as scope:
+                c.wake_scope = scope
+                await wait_readable(sock)
+            c.wake_scope = None
+            continue
+        except OSError:
+            break
+        if not data:
+            break
+        c.tot_net_in += len(data)
+        server.stats.net_input_bytes += len(data)
+        c.last_interaction = time.monotonic()
+        try:
+            commands = c.parser.feed(data)
+            error = None
+        except ProtocolError as exc:
+            commands = []
+            error = exc
+        if commands:
+            server.mstime = mstime()
+            for argv in commands:
+                status = execute(c, argv)
+                if status:
+                    if status == BLOCKED:
+                        if not await wait_unblocked(c, commands):
+                            return
+                    elif status == PAUSED:
+                        await wait_unpaused(c, argv)
+                if c.closing or c.close_after_reply:
+                    break
+        if error is None and c.parser._pending_error is not None:
+            error = c.parser._pending_error
+        if error is not None:
+            reason = str(error)
+            if reason == "query buffer limit":
+                server.log.warning(
+                    f"Closing client that reached max query buffer length: {client_desc(c)}"
+                )
                 break
-            await cancel_shielded_checkpoint()
-    finally:
-        server.unlink_client(c)
+            c.out.append(ReplyError(f"ERR Protocol error: {reason}").encode())
+            server.log.verbose(f"Protocol error ({reason}) from client: {client_desc(c)}")
+            c.close_after_reply = True
+        if c.out and not await flush(c):
+            break
+        if c.close_after_reply:
+            break
+        await cancel_shielded_checkpoint()
 
 
 async def flush(c: Client) -> bool:

@@ -8,6 +8,7 @@ and serves clients blocked on keys that became ready.
 from __future__ import annotations
 
 import time
+import traceback
 from typing import TYPE_CHECKING, Any
 
 from node import errors
@@ -181,6 +182,19 @@ def _reject(c: Client, cmd: Command | None, err: ReplyError) -> int:
     return DONE
 
 
+def internal_error(c: Client, cmd: Command, exc: Exception) -> ReplyError:
+    server = c.server
+    server.log.warning(
+        f"Internal error running '{cmd.name}': "
+        + "".join(traceback.format_exception(exc)).rstrip().replace("\n", "\n    ")
+    )
+    err = ReplyError(f"ERR internal error running '{cmd.name}': {type(exc).__name__}")
+    cmd.failed_calls += 1
+    server.stats.failed_calls += 1
+    count_error(server, err)
+    return err
+
+
 def call(c: Client, cmd: Command, argv: list[bytes]) -> int:
     """Run the handler and everything that follows a command in Redis's call()."""
     server = c.server
@@ -194,6 +208,9 @@ def call(c: Client, cmd: Command, argv: list[bytes]) -> int:
         cmd.failed_calls += 1
         server.stats.failed_calls += 1
         count_error(server, err)
+    except Exception as exc:
+        # A bug must cost one command, never the node: log it and answer an error.
+        result = internal_error(c, cmd, exc)
     duration_us = (time.perf_counter_ns() - start) // 1000
     server.call_depth -= 1
     cmd.calls += 1
