@@ -21,6 +21,7 @@ STAMP = NATIVE_DIR / "SOURCES.sha256"
 # The synchronous parse -> dispatch -> handler -> reply path (perf-notes.md).
 NATIVE_MODULES = [
     "node/resp.py",
+    "node/errors.py",
     "node/dispatch.py",
     "node/keyspace.py",
     "node/zset.py",
@@ -29,7 +30,25 @@ NATIVE_MODULES = [
     "node/client.py",
     "node/server.py",
     "node/connection.py",
+    "node/scan.py",
+    "node/evict.py",
+    "node/memory.py",
+    "node/longdouble.py",
     "node/commands/table.py",
+    "node/commands/args.py",
+    "node/commands/tx_state.py",
+    "node/commands/pubsub_state.py",
+    "node/commands/strings.py",
+    "node/commands/keys.py",
+    "node/commands/lists.py",
+    "node/commands/hashes.py",
+    "node/commands/sets.py",
+    "node/commands/zsets.py",
+    "node/commands/db.py",
+    "node/commands/connection.py",
+    "node/commands/transactions.py",
+    "node/commands/pubsub.py",
+    "node/commands/object_cmd.py",
 ]
 
 

@@ -134,6 +134,11 @@ class Server:
         self.shutdown_save = False
         self.shutdown_hooks: list[Callable[[Server], None]] = []
         self.cron_hooks: list[Callable[[Server], None]] = []
+        self.startup_hooks: list[Callable[[Server], Any]] = []
+        # Checks that may refuse any write (MISCONF, NOREPLICAS...): (server, client, cmd) -> error.
+        self.write_barriers: list[
+            Callable[[Server, Client | None, Command | None], ReplyError | None]
+        ] = []
         self.flushall_hooks: list[Callable[[Server], None]] = []
         self.info_hooks: dict[str, Callable[[Server], list[tuple[str, Any]]]] = {}
         # CONFIG SET side effects of other subsystems: directive name -> fn(server) that
@@ -185,8 +190,6 @@ class Server:
             if err is not None:
                 return err
         return None
-
-    write_barriers: list[Callable[[Server, Client | None, Command | None], ReplyError | None]] = []
 
     def pause_blocks(self, c: Client, cmd: Command) -> bool:
         if not self.pause_end or c.kind in ("master", "replica"):
@@ -449,8 +452,6 @@ class Server:
             except OSError:
                 pass
         self.log.warning("keelkv is now ready to exit, bye bye...")
-
-    startup_hooks: list[Callable[[Server], Any]] = []
 
     async def _watch_signals(self, nursery: trio.Nursery) -> None:
         if sys.platform == "win32":  # pragma: no cover

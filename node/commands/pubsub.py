@@ -33,7 +33,7 @@ PUBSUB_FLAGS = "pubsub noscript loading stale"
 
 
 def _subscribe_all(c: Client, argv: list[bytes], kind: tuple[str, str], reply: bytes) -> Any:
-    shard = kind is SHARD
+    shard = kind == SHARD
     for name in argv[1:]:
         subscribe(c, kind, name)
         count = len(c.shard_channels) if shard else c.subscription_count
@@ -42,7 +42,7 @@ def _subscribe_all(c: Client, argv: list[bytes], kind: tuple[str, str], reply: b
 
 
 def _unsubscribe_all(c: Client, argv: list[bytes], kind: tuple[str, str], reply: bytes) -> Any:
-    shard = kind is SHARD
+    shard = kind == SHARD
     names = argv[1:] if len(argv) > 1 else list(getattr(c, kind[0]))
     for name in names:
         unsubscribe(c, kind, name)

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node.keyspace import Database
 from node.zset import ZSet
 from tests.unit import sansio
 from tests.unit.sansio import Session, make_server
@@ -90,13 +89,12 @@ def test_rename_errors_and_noops(s: Session) -> None:
     assert s.propagated() == [[b"RENAMENX", b"a", b"c"]]
 
 
-def test_rename_of_a_list_wakes_blocked_clients_registry(s: Session) -> None:
-    db = s.server.dbs[0]
-    db.add(b"src", deque([b"x"]))
-    woken: list[bytes] = []
-    s.server.blocking.signal_key_ready = lambda db, key: woken.append(key)  # type: ignore[method-assign]
+def test_rename_of_a_list_wakes_a_client_blocked_on_the_new_name(s: Session) -> None:
+    waiter = Session(s.server)
+    assert waiter.raw("BLPOP", "dst", "0") == b""  # blocked: no reply yet
+    s.run("RPUSH", "src", "x")
     s.run("RENAME", "src", "dst")
-    assert woken == [b"dst"]
+    assert b"".join(waiter.client.out) == b"*2\r\n$3\r\ndst\r\n$1\r\nx\r\n"
 
 
 def test_copy_is_independent_and_keeps_ttl(s: Session) -> None:
@@ -320,13 +318,15 @@ def test_expired_key_is_deleted_lazily_after_sleep() -> None:
     assert s.server.stats.expired_keys == 1
 
 
-def test_watch_sees_expire_and_persist(s: Session, monkeypatch: pytest.MonkeyPatch) -> None:
-    touched: list[bytes] = []
+def test_watch_sees_expire_and_persist(s: Session) -> None:
+    other = Session(s.server)
     s.run("SET", "k", "v")
-    monkeypatch.setattr(Database, "signal_modified", lambda db, key: touched.append(key))
-    s.run("EXPIRE", "k", "100")
-    s.run("PERSIST", "k")
-    assert touched == [b"k", b"k"]
+    for change in (("EXPIRE", "k", "100"), ("PERSIST", "k")):
+        s.run("WATCH", "k")
+        other.run(*change)
+        s.run("MULTI")
+        s.run("GET", "k")
+        assert s.run("EXEC") is None, change
 
 
 # -- a model of DEL / EXISTS / RENAME / COPY -----------------------------------------------

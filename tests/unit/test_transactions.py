@@ -439,14 +439,14 @@ def test_exec_refused_by_a_write_barrier_reports_the_reason() -> None:
     s.run("MULTI")
     s.run("SET", "a", "1")
     barrier = lambda server, c, cmd: ReplyError("MISCONF writes are refused")  # noqa: E731
-    Server.write_barriers.append(barrier)
+    s.server.write_barriers.append(barrier)
     s.server.update_gates()
     try:
         assert err(s.run("EXEC")) == (
             "EXECABORT Transaction discarded because of: MISCONF writes are refused"
         )
     finally:
-        Server.write_barriers.remove(barrier)
+        s.server.write_barriers.remove(barrier)
         s.server.update_gates()
     assert s.client.multi is None
 
