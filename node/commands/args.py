@@ -12,7 +12,14 @@ from node.longdouble import LongDouble, ld_ceil, ld_mul, ld_parse
 
 LLONG_MAX = 2**63 - 1
 LLONG_MIN = -(2**63)
+INT_MAX = 2**31 - 1
+INT_MIN = -(2**31)
 MUST_BE_POSITIVE = "ERR value is out of range, must be positive"
+OUT_OF_RANGE = "ERR value is out of range"
+# keelkv builds a reply in memory before sending it: a negative (repeating) count of
+# SRANDMEMBER/HRANDFIELD/ZRANDMEMBER asking for more elements than this is refused rather
+# than exhausting the machine (Redis tries, and 7.0's ZRANDMEMBER crashes on a huge one).
+MAX_RANDOM_REPLY = 1 << 22
 TIMEOUT_NOT_INTEGER = "ERR timeout is not an integer or out of range"
 TIMEOUT_OUT_OF_RANGE = "ERR timeout is out of range"
 _THOUSAND: LongDouble = (1000, 0)
@@ -59,12 +66,33 @@ def get_range(raw: bytes, low: int, high: int, message: str | None = None) -> in
     return value
 
 
+def get_int(raw: bytes, message: str | None = None) -> int:
+    """getIntFromObjectOrReply: an integer that fits a C int (DB indexes)."""
+    return get_range(raw, INT_MIN, INT_MAX, message)
+
+
 def get_positive(raw: bytes, message: str = MUST_BE_POSITIVE) -> int:
     """getPositiveLongFromObjectOrReply: an integer >= 0, one text for both failures."""
     value = parse_ll(raw)
     if value is None or value < 0:
         raise errors.CommandError(message)
     return value
+
+
+def parse_rand_count(raw: bytes) -> int:
+    """The count of SRANDMEMBER/HRANDFIELD/ZRANDMEMBER: a long in [-LONG_MAX, LONG_MAX]."""
+    return get_range(raw, -LLONG_MAX, LLONG_MAX)
+
+
+def repeat_count(count: int) -> int:
+    """How many elements a negative (repeating) count asks for; 1 for count == 1.
+
+    Past MAX_RANDOM_REPLY: "ERR value is out of range".
+    """
+    n = -count if count < 0 else 1
+    if n > MAX_RANDOM_REPLY:
+        raise errors.CommandError(OUT_OF_RANGE)
+    return n
 
 
 def get_long_double(raw: bytes, message: str = errors.NOT_FLOAT) -> LongDouble | float:

@@ -12,7 +12,7 @@ from typing import Any
 
 from node import REDIS_COMPAT_VERSION, errors
 from node.client import Client
-from node.commands.args import parse_ll
+from node.commands.args import get_int, parse_ll
 from node.commands.pubsub_state import drop_subscriptions
 from node.commands.table import command
 from node.commands.tx_state import discard_transaction
@@ -56,9 +56,7 @@ def quit_(c: Client, argv: list[bytes]) -> Any:
 
 @command("select", 2, "fast stale loading", categories="fast connection")
 def select(c: Client, argv: list[bytes]) -> Any:
-    index = parse_ll(argv[1])
-    if index is None or not -(2**31) <= index < 2**31:
-        raise errors.CommandError(errors.NOT_INTEGER)
+    index = get_int(argv[1])
     if not 0 <= index < len(c.server.dbs):
         raise errors.CommandError(errors.DB_INDEX)
     c.db = c.server.dbs[index]

@@ -6,6 +6,7 @@ from typing import Any
 
 from node import errors
 from node.client import Client
+from node.commands.args import get_int
 from node.commands.table import command
 from node.commands.tx_state import touch_watched_keys_in_db
 from node.resp import OK
@@ -50,11 +51,7 @@ def dbsize(c: Client, argv: list[bytes]) -> Any:
     return len(c.db.data)
 
 
-def _db_index(c: Client, raw: bytes, invalid: str) -> int:
-    try:
-        index = int(raw)
-    except ValueError as exc:
-        raise errors.CommandError(invalid) from exc
+def _check_db_index(c: Client, index: int) -> int:
     if not 0 <= index < len(c.server.dbs):
         raise errors.CommandError(errors.DB_INDEX)
     return index
@@ -62,8 +59,11 @@ def _db_index(c: Client, raw: bytes, invalid: str) -> int:
 
 @command("swapdb", 3, "write fast", categories="keyspace write fast dangerous")
 def swapdb(c: Client, argv: list[bytes]) -> Any:
-    a = _db_index(c, argv[1], "ERR invalid first DB index")
-    b = _db_index(c, argv[2], "ERR invalid second DB index")
+    # Both indexes are parsed (one text for both failures) before either is range-checked.
+    a = get_int(argv[1], "ERR invalid first DB index")
+    b = get_int(argv[2], "ERR invalid second DB index")
+    _check_db_index(c, a)
+    _check_db_index(c, b)
     server = c.server
     if a == b:
         return OK
@@ -84,7 +84,7 @@ def swapdb(c: Client, argv: list[bytes]) -> Any:
 @command("move", 3, "write fast", 1, 1, 1, categories="keyspace write fast")
 def move(c: Client, argv: list[bytes]) -> Any:
     key = argv[1]
-    target_index = _db_index(c, argv[2], errors.NOT_INTEGER)
+    target_index = _check_db_index(c, get_int(argv[2]))
     src = c.db
     if target_index == src.id:
         raise errors.CommandError("ERR source and destination objects are the same")

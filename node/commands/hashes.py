@@ -5,8 +5,8 @@ A hash is a plain dict of bytes -> bytes. Dicts keep insertion order and an over
 keeps its place, which is exactly the order of Redis's listpack encoding, so HGETALL of a
 small hash answers in the same order as Redis.
 
-Also here, shared with sets.py: the count argument of SRANDMEMBER/HRANDFIELD. HINCRBYFLOAT
-computes in Redis's `long double` (node/longdouble.py) to print the digits Redis prints.
+HINCRBYFLOAT computes in Redis's `long double` (node/longdouble.py) to print the digits Redis
+prints.
 """
 
 from __future__ import annotations
@@ -17,34 +17,20 @@ from typing import Any
 
 from node import errors
 from node.client import Client
-from node.commands.args import LLONG_MAX, LLONG_MIN, get_ll, get_long_double, get_range
+from node.commands.args import (
+    LLONG_MAX,
+    LLONG_MIN,
+    OUT_OF_RANGE,
+    get_ll,
+    get_long_double,
+    parse_rand_count,
+    repeat_count,
+)
 from node.commands.table import command
 from node.config import Config
 from node.longdouble import ld_add, ld_format_human
 from node.resp import OK, Map
 from node.scan import glob_match, parse_cursor, parse_scan_options, scan_reply
-
-# ---------------------------------------------------------------------------
-# The count argument of SRANDMEMBER and HRANDFIELD, shared with sets.py
-
-OUT_OF_RANGE = "ERR value is out of range"
-# keelkv builds a reply in memory before sending it: a negative count asking for more
-# elements than this is refused rather than exhausting the machine (Redis would try).
-MAX_RANDOM_REPLY = 1 << 27
-
-
-def parse_rand_count(raw: bytes) -> int:
-    """The count of SRANDMEMBER/HRANDFIELD: a long in [-LONG_MAX, LONG_MAX]."""
-    return get_range(raw, -LLONG_MAX, LLONG_MAX)
-
-
-def repeat_count(count: int) -> int:
-    """How many elements a negative (repeating) count asks for; 1 for count == 1."""
-    n = -count if count < 0 else 1
-    if n > MAX_RANDOM_REPLY:
-        raise errors.CommandError(OUT_OF_RANGE)
-    return n
-
 
 # ---------------------------------------------------------------------------
 # Encodings. keelkv keeps one representation per type; Redis's small encodings are only

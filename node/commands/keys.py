@@ -15,7 +15,7 @@ from typing import Any
 
 from node import errors
 from node.client import Client
-from node.commands.args import LLONG_MAX, get_ll, get_range
+from node.commands.args import LLONG_MAX, get_int, get_ll
 from node.commands.table import command
 from node.keyspace import value_type_name
 from node.resp import OK, Status
@@ -25,8 +25,6 @@ from node.zset import ZSet
 _TYPE_REPLIES = {
     name: Status(name) for name in (b"string", b"list", b"hash", b"set", b"zset", b"none")
 }
-INT_MAX = 2**31 - 1
-INT_MIN = -(2**31)
 
 # EXPIRE option flags (expire.c).
 EXPIRE_NX = 1
@@ -64,18 +62,21 @@ def unlink(c: Client, argv: list[bytes]) -> Any:
 
 @command("exists", -2, "readonly fast", 1, -1, 1, categories="keyspace read fast")
 def exists(c: Client, argv: list[bytes]) -> Any:
-    lookup = c.db.lookup_read
+    """Not an access (LOOKUP_NOTOUCH), but counted in keyspace_hits / keyspace_misses."""
+    lookup = c.db.lookup_notouch
     return sum(1 for key in argv[1:] if lookup(key) is not None)
 
 
 @command("touch", -2, "readonly fast", 1, -1, 1, categories="keyspace read fast")
 def touch(c: Client, argv: list[bytes]) -> Any:
-    return exists(c, argv)
+    """EXISTS that is an access: it refreshes each key's LRU / LFU data."""
+    lookup = c.db.lookup_read
+    return sum(1 for key in argv[1:] if lookup(key) is not None)
 
 
 @command("type", 2, "readonly fast", 1, 1, 1, categories="keyspace read fast")
 def type_(c: Client, argv: list[bytes]) -> Any:
-    name = value_type_name(c.db.lookup_read(argv[1]))
+    name = value_type_name(c.db.lookup_notouch(argv[1]))
     reply = _TYPE_REPLIES.get(name)
     return reply if reply is not None else Status(name)
 
@@ -145,7 +146,7 @@ def copy_(c: Client, argv: list[bytes]) -> Any:
         if opt == b"replace":
             replace = True
         elif opt == b"db" and j + 1 < n:
-            index = get_range(argv[j + 1], INT_MIN, INT_MAX)  # getIntFromObjectOrReply
+            index = get_int(argv[j + 1])
             if not 0 <= index < len(server.dbs):
                 raise errors.CommandError(errors.DB_INDEX)
             dst_db = server.dbs[index]
@@ -203,8 +204,8 @@ def scan(c: Client, argv: list[bytes]) -> Any:
         if pattern is not None and not glob_match(pattern, key):
             continue
         if type_name is not None:
-            # Redis looks the key up for its type, which also expires it.
-            if value_type_name(db.lookup_read(key)) != type_name:
+            # Redis looks the key up for its type (LOOKUP_NOTOUCH), which also expires it.
+            if value_type_name(db.lookup_notouch(key)) != type_name:
                 continue
             if type_name == b"none":
                 out.append(key)
@@ -331,8 +332,9 @@ def pexpireat(c: Client, argv: list[bytes]) -> Any:
 
 
 def _ttl_generic(c: Client, key: bytes, ms: bool, absolute: bool) -> int:
+    """TTL and friends: not an access (LOOKUP_NOTOUCH), counted as a hit or miss."""
     db = c.db
-    if db.lookup_read(key) is None:
+    if db.lookup_notouch(key) is None:
         return -2
     when = db.get_expire(key)
     if when is None:

@@ -3,9 +3,10 @@
 keelkv stores values as Python objects, so ENCODING reports what Redis 7.0 would choose for
 the same value under the same *-max-* settings: strings int / embstr (<= 44 bytes) / raw,
 lists quicklist, hashes listpack / hashtable, sets intset / hashtable (7.0 has no listpack
-sets), zsets listpack / skiplist. Redis's encoding also depends on history that keelkv does
-not record: APPEND, SETRANGE and SETBIT leave a raw string however short, and a hash, set or
-zset converted to hashtable / skiplist stays so after shrinking; keelkv reports by value.
+sets), zsets listpack / skiplist. Redis's encoding also depends on history: a zset records
+it (node/zset.py), but keelkv does not for the others: APPEND, SETRANGE and SETBIT leave a
+raw string however short, and a hash or set converted to hashtable stays so after
+shrinking; keelkv reports those by value. DEBUG OBJECT reports the same encoding.
 
 REFCOUNT follows Redis's shared integers: a string holding 0..9999 is the shared object
 (refcount INT_MAX) unless maxmemory is set with an LRU or LFU policy, which disables sharing.
@@ -17,6 +18,7 @@ from typing import Any
 
 from node import errors
 from node.client import Client
+from node.commands.args import parse_ll
 from node.commands.client_cmd import help_reply
 from node.commands.table import command, subcommand
 from node.config import Config
@@ -28,8 +30,6 @@ from node.zset import ZSet
 EMBSTR_SIZE_LIMIT = 44
 SHARED_INTEGERS = 10000
 SHARED_REFCOUNT = 2147483647  # OBJ_SHARED_REFCOUNT
-LONG_MIN = -(2**63)
-LONG_MAX = 2**63 - 1
 
 FREQ_ERROR = (
     "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note "
@@ -59,17 +59,8 @@ OBJECT_HELP = [
 KEY_CATS = "keyspace read slow"
 
 
-def as_long(raw: bytes) -> int | None:
-    """Redis's string2l: the value when `raw` is a canonical integer that fits a long."""
-    if not raw or len(raw) > 20:
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        return None
-    if not LONG_MIN <= value <= LONG_MAX or b"%d" % value != raw:
-        return None
-    return value
+# Redis's string2l: on a 64-bit build a long is a long long, so it is string2ll.
+as_long = parse_ll
 
 
 def encoding(value: Any, config: Config) -> bytes:
@@ -93,12 +84,8 @@ def encoding(value: Any, config: Config) -> bytes:
             return b"intset"
         return b"hashtable"
     if t is ZSet:
-        limit = config.zset_max_listpack_value
-        if len(value) <= config.zset_max_listpack_entries and all(
-            len(m) <= limit for m in value.scores
-        ):
-            return b"listpack"
-        return b"skiplist"
+        # A zset knows its encoding: Redis converts one to skiplist and never back.
+        return value.encoding
     return b"quicklist"
 
 

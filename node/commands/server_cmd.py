@@ -11,13 +11,25 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from node import errors
 from node.client import Client
+from node.commands.args import (
+    INT_MAX,
+    LLONG_MAX,
+    LLONG_MIN,
+    get_ll,
+    get_positive,
+    get_range,
+    parse_ll,
+)
+from node.commands.object_cmd import encoding, refcount
 from node.commands.table import COMMANDS, Command, command, subcommand
 from node.config import (
     ConfigSetError,
@@ -27,8 +39,8 @@ from node.config import (
 )
 from node.digest import dataset_digest, digest_value
 from node.dispatch import NO_REPLY
-from node.info import all_commands, generate_info, key_memory, used_memory
-from node.keyspace import value_type_name
+from node.evict import LFU_PACKED_LIMIT, lru_stamp, sync_databases
+from node.info import LRU_CLOCK_MAX, all_commands, generate_info, key_memory, used_memory
 from node.resp import OK, Map, ReplyError, SetReply, Status, Verbatim
 from node.scan import glob_match
 
@@ -509,6 +521,8 @@ def get_keys(args: list[bytes]) -> list[tuple[int, list[str]]]:
         native = NATIVE_GETKEYS.get(cmd.name)
         keys = native(args) if native is not None else []
     if not keys:
+        if "no_mandatory_keys" in cmd.flags:
+            return []
         raise ReplyError("ERR Invalid arguments specified for command")
     return keys
 
@@ -580,11 +594,8 @@ def keys_from_specs(
             idx = first + spec["fk"]["keynumidx"]
             if idx >= argc:
                 return None
-            try:
-                numkeys = int(argv[idx])
-            except ValueError:
-                return None
-            if numkeys < 0:
+            numkeys = parse_ll(argv[idx])
+            if numkeys is None or numkeys < 0:
                 return None
             first += spec["fk"]["firstkey"]
             last = first + numkeys - 1
@@ -644,6 +655,28 @@ def _set_keys(argv: list[bytes]) -> list[tuple[int, list[str]]]:
     return [(1, ["OW", "update"])]
 
 
+def _generic_keys(
+    store: int, numkeys_at: int, first: int
+) -> Callable[[list[bytes]], list[tuple[int, list[str]]]]:
+    """genericGetKeys (step 1): the fallback when the numkeys key-spec cannot be read, as for
+    `ZUNIONSTORE d " 2" a b`; numkeys is read with atoi, and the keys carry no flags."""
+
+    def keys(argv: list[bytes]) -> list[tuple[int, list[str]]]:
+        num = _atoi(argv[numkeys_at])
+        if num < 1 or num > len(argv) - first:
+            return []
+        out: list[tuple[int, list[str]]] = [(first + i, []) for i in range(num)]
+        if store:
+            out.append((store, []))
+        return out
+
+    return keys
+
+
+_NUMKEYS_AT_1 = _generic_keys(0, 1, 2)  # ZUNION, SINTERCARD, LMPOP, ZMPOP ...
+_NUMKEYS_AT_2 = _generic_keys(0, 2, 3)  # EVAL, FCALL, BLMPOP, BZMPOP ...
+_STORE_NUMKEYS_AT_2 = _generic_keys(1, 2, 3)  # ZUNIONSTORE ...
+
 NATIVE_GETKEYS = {
     "set": _set_keys,
     "sort": _sort_keys,
@@ -651,6 +684,15 @@ NATIVE_GETKEYS = {
     "migrate": _migrate_keys,
     "xread": _xread_keys,
     "xreadgroup": _xread_keys,
+    **dict.fromkeys(
+        ("zunion", "zinter", "zdiff", "zintercard", "sintercard", "lmpop", "zmpop"),
+        _NUMKEYS_AT_1,
+    ),
+    **dict.fromkeys(
+        ("eval", "eval_ro", "evalsha", "evalsha_ro", "fcall", "fcall_ro", "blmpop", "bzmpop"),
+        _NUMKEYS_AT_2,
+    ),
+    **dict.fromkeys(("zunionstore", "zinterstore", "zdiffstore"), _STORE_NUMKEYS_AT_2),
 }
 
 
@@ -700,9 +742,11 @@ def debug(c: Client, argv: list[bytes]) -> Any:
     if sub == b"help" and n == 2:
         return help_reply("DEBUG", DEBUG_HELP)
     if sub == b"sleep" and n == 3:
-        seconds = _strtod(argv[2])
-        if seconds > 0:
-            time.sleep(seconds)  # like Redis, the whole server stops
+        # Whole microseconds, as Redis's (long long)(dtime * 1000000): a product that does
+        # not fit (or NaN) is negative there, so nanosleep() returns at once.
+        usec = _strtod(argv[2]) * 1_000_000
+        if 0 < usec < 2**63:
+            time.sleep(int(usec) / 1_000_000)  # like Redis, the whole server stops
         return OK
     if sub == b"set-active-expire" and n == 3:
         server.active_expire_enabled = _atoi(argv[2]) != 0
@@ -726,83 +770,70 @@ def debug(c: Client, argv: list[bytes]) -> Any:
     )
 
 
+# C's isspace(), and the prefixes that strtod() and atoi() read (the rest is ignored).
+_C_SPACE = b" \t\n\v\f\r"
+_STRTOD_DEC = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_STRTOD_HEX = re.compile(
+    rb"([+-]?)0[xX]((?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?)"
+)
+_STRTOD_WORD = re.compile(rb"[+-]?(?:inf(?:inity)?|nan)", re.IGNORECASE)
+_ATOI = re.compile(rb"[+-]?\d+")
+
+
 def _strtod(raw: bytes) -> float:
-    """strtod without an end check: the longest numeric prefix, else 0."""
-    text = raw.decode("latin-1").strip()
-    for end in range(len(text), 0, -1):
+    """C strtod() without an end check: the longest numeric prefix, else 0 (no '_' digit
+    separators, unlike Python's float())."""
+    text = raw.lstrip(_C_SPACE)
+    m = _STRTOD_HEX.match(text)
+    if m:
         try:
-            return float(text[:end])
-        except ValueError:
-            continue
+            value = float.fromhex(m.group(2).decode())
+        except OverflowError:
+            value = float("inf")
+        return -value if m.group(1) == b"-" else value
+    m = _STRTOD_DEC.match(text)
+    if m:
+        return float(m.group())
+    m = _STRTOD_WORD.match(text)
+    if m:
+        return float(m.group().decode())
     return 0.0
 
 
 def _atoi(raw: bytes) -> int:
-    text = raw.decode("latin-1").strip()
-    digits = ""
-    for i, ch in enumerate(text):
-        if ch.isdigit() or (i == 0 and ch in "+-"):
-            digits += ch
-        else:
-            break
-    try:
-        return int(digits)
-    except ValueError:
+    """C atoi(): strtol()'s prefix (saturated to a long), cast to a 32-bit int."""
+    m = _ATOI.match(raw.lstrip(_C_SPACE))
+    if not m:
         return 0
-
-
-def object_encoding(server: Server, value: Any) -> str:
-    """OBJECT ENCODING's answer for a value, by Redis 7.0's conversion thresholds."""
-    config = server.config
-    kind = value_type_name(value)
-    if kind == b"string":
-        if len(value) <= 20:
-            try:
-                number = int(value)
-                if str(number).encode() == value and -(2**63) <= number < 2**63:
-                    return "int"
-            except ValueError:
-                pass
-        return "embstr" if len(value) <= 44 else "raw"
-    if kind == b"list":
-        return "listpack" if len(value) <= 128 and all(len(e) <= 64 for e in value) else "quicklist"
-    if kind == b"set":
-        if len(value) <= config.set_max_intset_entries and all(_is_int(m) for m in value):
-            return "intset"
-        return "hashtable"
-    if kind == b"hash":
-        small = len(value) <= config.hash_max_listpack_entries and all(
-            len(f) <= config.hash_max_listpack_value and len(v) <= config.hash_max_listpack_value
-            for f, v in value.items()
-        )
-        return "listpack" if small else "hashtable"
-    if kind == b"zset":
-        encoding = getattr(value, "encoding", None)
-        if callable(encoding):
-            return str(encoding())
-        return "listpack" if getattr(value, "listpack", False) else "skiplist"
-    return "raw"
-
-
-def _is_int(member: bytes) -> bool:
-    try:
-        number = int(member)
-    except ValueError:
-        return False
-    return str(number).encode() == member and -(2**63) <= number < 2**63
+    digits = m.group()
+    value = int(digits) if len(digits) <= 21 else (LLONG_MIN if digits[0] == 0x2D else LLONG_MAX)
+    value = min(max(value, LLONG_MIN), LLONG_MAX) & 0xFFFFFFFF
+    return value - (1 << 32) if value > INT_MAX else value
 
 
 def debug_object(c: Client, key: bytes) -> Any:
-    value = c.db.data.get(key)
+    """DEBUG OBJECT key: found without expiring it and not counted as a hit or miss (Redis
+    reads the dict directly). Encoding and refcount are OBJECT's (node/commands/object_cmd.py);
+    `lru` is the object's lru field (LRU clock seconds, or the packed LFU data)."""
+    db = c.db
+    value = db.data.get(key)
     if value is None:
         raise ReplyError("ERR no such key")
-    encoding = object_encoding(c.server, value)
-    now = int(time.time())
-    lru = now & ((1 << 24) - 1)
+    server = c.server
+    config = server.config
+    sync_databases(server)
+    stamp = db.access.get(key)
+    if stamp is not None and stamp < LFU_PACKED_LIMIT:
+        lru = stamp
+    else:
+        lru = (lru_stamp(db, key) // 1000) & LRU_CLOCK_MAX
+    clock = (server.mstime // 1000) & LRU_CLOCK_MAX
+    idle = clock - lru if clock >= lru else clock + LRU_CLOCK_MAX - lru  # estimateObjectIdleTime
     size = len(value) if type(value) is bytes else key_memory(key, value)
     return Status(
-        f"Value at:0x{id(value):x} refcount:1 encoding:{encoding} serializedlength:{size} "
-        f"lru:{lru} lru_seconds_idle:0"
+        f"Value at:0x{id(value):x} refcount:{refcount(value, config)} "
+        f"encoding:{encoding(value, config).decode()} serializedlength:{size} "
+        f"lru:{lru} lru_seconds_idle:{idle}"
     )
 
 
@@ -810,21 +841,9 @@ def debug_populate(c: Client, argv: list[bytes]) -> Any:
     """DEBUG POPULATE count [prefix] [size]: keys prefix:N holding value:N (padded with
     zero bytes or cut to `size`); existing keys are skipped. Like Redis, nothing is
     propagated and the dirty counter does not move."""
-    try:
-        count = int(argv[2])
-    except ValueError:
-        count = -1
-    if count < 0:
-        raise ReplyError("ERR value is out of range, must be positive")
+    count = get_positive(argv[2])
     prefix = argv[3] if len(argv) > 3 else b"key"
-    size = 0
-    if len(argv) > 4:
-        try:
-            size = int(argv[4])
-        except ValueError:
-            size = -1
-        if size < 0:
-            raise ReplyError("ERR value is out of range, must be positive")
+    size = get_positive(argv[4]) if len(argv) > 4 else 0
     db = c.db
     for j in range(count):
         key = b"%s:%d" % (prefix, j)
@@ -869,12 +888,7 @@ def slowlog_get(c: Client, argv: list[bytes]) -> Any:
     if len(argv) > 3:
         raise errors.wrong_arity("slowlog|get")
     if len(argv) == 3:
-        try:
-            count = int(argv[2])
-        except ValueError:
-            count = -2
-        if count < -1:
-            raise ReplyError("ERR count should be greater than or equal to -1")
+        count = get_range(argv[2], -1, LLONG_MAX, "ERR count should be greater than or equal to -1")
     entries = list(c.server.slowlog.entries)
     if count != -1:
         entries = entries[:count]
@@ -1284,16 +1298,17 @@ def memory_help(c: Client, argv: list[bytes]) -> Any:
 @subcommand("memory", "usage", -3, "readonly", 2, 2, 1, categories="read slow")
 def memory_usage(c: Client, argv: list[bytes]) -> Any:
     """MEMORY USAGE key [SAMPLES count]: the key's estimated bytes (node/info.py)."""
-    if len(argv) not in (3, 5) or (len(argv) == 5 and argv[3].lower() != b"samples"):
-        raise errors.syntax()
-    if len(argv) == 5:
-        try:
-            if int(argv[4]) < 0:
-                raise errors.syntax()
-        except ValueError as exc:
-            raise errors.not_integer() from exc
+    j = 3
+    n = len(argv)
+    while j < n:  # [SAMPLES count] may repeat, as in Redis (the last one counts)
+        if argv[j].lower() != b"samples" or j + 1 >= n:
+            raise errors.syntax()
+        if get_ll(argv[j + 1]) < 0:
+            raise errors.syntax()
+        j += 2
+    # Redis finds the key in the dict: no expiry check, no keyspace hit or miss.
     value = c.db.data.get(argv[2])
-    if value is None or c.db.is_logically_expired(argv[2]):
+    if value is None:
         return None
     try:
         from node.memory import key_size

@@ -14,8 +14,14 @@ from typing import Any
 
 from node import errors
 from node.client import Client
-from node.commands.args import LLONG_MAX, get_positive, get_range, parse_ll
-from node.commands.hashes import parse_rand_count, repeat_count
+from node.commands.args import (
+    LLONG_MAX,
+    get_positive,
+    get_range,
+    parse_ll,
+    parse_rand_count,
+    repeat_count,
+)
 from node.commands.table import command
 from node.config import Config
 from node.keyspace import Database
@@ -85,6 +91,7 @@ def sadd(c: Client, argv: list[bytes]) -> Any:
             return 0
         s.add(argv[2])
         added = 1
+        c.db.modified(key)
     else:
         before = len(s)
         s.update(islice(argv, 2, None))

@@ -19,7 +19,16 @@ from typing import Any
 from node import errors
 from node.blocking import KEEP_WAITING, Block
 from node.client import Client
-from node.commands.args import LLONG_MAX, get_ll, get_positive, get_range, parse_timeout
+from node.commands.args import (
+    LLONG_MAX,
+    OUT_OF_RANGE,
+    get_ll,
+    get_positive,
+    get_range,
+    parse_rand_count,
+    parse_timeout,
+    repeat_count,
+)
 from node.commands.table import command
 from node.resp import NULL_ARRAY, Double, Raw, format_double
 from node.scan import glob_match, parse_cursor, parse_scan_options, scan_reply
@@ -946,14 +955,14 @@ def zrandmember(c: Client, argv: list[bytes]) -> Any:
         if zs is None:
             return None
         return zs.index[random.randrange(len(zs))][1]
-    count = get_range(argv[2], -LLONG_MAX, LLONG_MAX)
+    count = parse_rand_count(argv[2])
     withscores = False
     if n > 4 or (n == 4 and argv[3].lower() != b"withscores"):
         raise errors.syntax()
     if n == 4:
         withscores = True
         if count < -_WITHSCORES_LIMIT or count > _WITHSCORES_LIMIT:
-            raise errors.CommandError("ERR value is out of range")
+            raise errors.CommandError(OUT_OF_RANGE)
     zs = _read(c, argv[1])
     if zs is None or count == 0:
         return EMPTY_ARRAY
@@ -961,7 +970,8 @@ def zrandmember(c: Client, argv: list[bytes]) -> Any:
     size = len(index)
     if count < 0 or count == 1:
         # With repetitions (negative count), or a single member: plain random draws.
-        picks = (index[random.randrange(size)] for _ in range(abs(count)))
+        # A huge negative count is refused (Redis 7.0 crashes on it).
+        picks = (index[random.randrange(size)] for _ in range(repeat_count(count)))
         return _members_reply(c, picks, withscores)
     if count >= size:
         # The whole set, which Redis 7.0 emits from the highest rank down.

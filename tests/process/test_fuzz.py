@@ -143,9 +143,21 @@ def nested_arrays(draw: st.DrawFn) -> bytes:
     return b"*1\r\n" * depth + inner
 
 
+# Inline text that happens to spell a real command which stops or reconfigures the node
+# (SHUTDOWN, CONFIG SET port ...) would end the test, not find a bug.
+STATE_CHANGING = {"shutdown", "config", "client", "debug", "monitor", "quit", "reset", "swapdb"}
+
+
+def _is_state_changing(text: str) -> bool:
+    words = text.split()
+    return bool(words) and words[0].strip("\"'").lower() in STATE_CHANGING
+
+
 inline_garbage = st.one_of(
     st.binary(max_size=200).map(lambda b: b.replace(b"*", b"").replace(b"$", b"") + b"\r\n"),
-    st.text(max_size=80).map(lambda t: t.encode("utf-8", "surrogatepass") + b"\n"),
+    st.text(max_size=80)
+    .filter(lambda t: not _is_state_changing(t))
+    .map(lambda t: t.encode("utf-8", "surrogatepass") + b"\n"),
     st.sampled_from(
         [
             b'SET "unbalanced\r\n',

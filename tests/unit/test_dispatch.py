@@ -33,7 +33,10 @@ def test_an_unexpected_exception_becomes_an_error_reply(broken_command: None) ->
 
 def test_unknown_command_error_quotes_the_arguments() -> None:
     s = Session()
-    assert str(s.run("NOPE", "a", "b")) == "ERR unknown command 'NOPE', with args beginning with: 'a' 'b' "
+    assert (
+        str(s.run("NOPE", "a", "b"))
+        == "ERR unknown command 'NOPE', with args beginning with: 'a' 'b' "
+    )
 
 
 def test_wrong_arity_is_refused_before_the_handler() -> None:
