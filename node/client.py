@@ -149,28 +149,6 @@ class Client:
     def in_pubsub_mode(self) -> bool:
         return bool(self.channels or self.patterns or self.shard_channels)
 
-    def flags_string(self) -> str:
-        flags = ""
-        if self.kind == "replica":
-            flags += "S"
-        if self.kind == "master":
-            flags += "M"
-        if self.in_pubsub_mode:
-            flags += "P"
-        if self.multi is not None:
-            flags += "x"
-        if self.blocked is not None:
-            flags += "b"
-        if self.dirty_cas:
-            flags += "d"
-        if self.close_after_reply:
-            flags += "c"
-        if self.monitor:
-            flags += "O"
-        if self.no_evict:
-            flags += "e"
-        return flags or "N"
-
 
 def _format_addr(addr: Any, family: int) -> str:
     if family == socket.AF_INET6:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from node.resp import split_inline_args
+from node.resp import sds_repr, split_inline_args
 from node.scan import glob_match
 
 INT_MAX = 2**31 - 1
@@ -151,27 +151,7 @@ def format_memory(value: int) -> str:
 
 def repr_string(value: str) -> str:
     """sdscatrepr: a double-quoted, escaped string as CONFIG REWRITE writes it."""
-    out = ['"']
-    for b in value.encode("utf-8", "surrogateescape"):
-        ch = chr(b)
-        if ch in '\\"':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\a":
-            out.append("\\a")
-        elif ch == "\b":
-            out.append("\\b")
-        elif 32 <= b < 127:
-            out.append(ch)
-        else:
-            out.append(f"\\x{b:02x}")
-    out.append('"')
-    return "".join(out)
+    return sds_repr(value.encode("utf-8", "surrogateescape"))
 
 
 # -- the live configuration --------------------------------------------------

@@ -498,3 +498,23 @@ def encode_reply(value: Any, resp3: bool, out: list[bytes]) -> None:
         out.append(b":1\r\n" if value else b":0\r\n")
     else:
         raise TypeError(f"cannot encode reply of type {t.__name__}")
+
+
+def sds_repr(data: bytes) -> str:
+    """Redis's sdscatrepr: `data` double-quoted with C escapes (MONITOR, CONFIG REWRITE)."""
+    out = ['"']
+    for b in data:
+        ch = chr(b)
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif ch in _REPR_ESCAPES:
+            out.append(_REPR_ESCAPES[ch])
+        elif 32 <= b < 127:
+            out.append(ch)
+        else:
+            out.append(f"\\x{b:02x}")
+    out.append('"')
+    return "".join(out)
+
+
+_REPR_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\a": "\\a", "\b": "\\b"}

@@ -30,7 +30,7 @@ from node.evict import perform_evictions
 from node.keyspace import Database, mstime
 from node.log import Logger
 from node.propagate import Propagator
-from node.resp import ReplyError, encode_reply
+from node.resp import ReplyError, encode_reply, sds_repr
 from node.scan import ScanCursors
 
 if TYPE_CHECKING:
@@ -275,7 +275,7 @@ class Server:
     def feed_monitors(self, c: Client, argv: list[bytes]) -> None:
         now = time.time()
         where = "lua" if c.sock is None and c.kind == "lua" else c.addr
-        parts = " ".join('"' + _repr_arg(a) + '"' for a in argv)
+        parts = " ".join(sds_repr(a) for a in argv)
         line = b"+%.6f [%d %s] %s\r\n" % (now, c.db.id, where.encode(), parts.encode())
         for m in list(self.monitors):
             m.push_raw(line)
@@ -484,27 +484,3 @@ PROTECTED_MODE_ERROR = (
     b"do one of the above things in order for the server to start accepting connections from "
     b"the outside.\r\n"
 )
-
-
-def _repr_arg(arg: bytes) -> str:
-    """Quote an argument the way MONITOR shows it (sdscatrepr)."""
-    out = []
-    for b in arg:
-        ch = chr(b)
-        if ch in '\\"':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\a":
-            out.append("\\a")
-        elif ch == "\b":
-            out.append("\\b")
-        elif 32 <= b < 127:
-            out.append(ch)
-        else:
-            out.append(f"\\x{b:02x}")
-    return "".join(out)
