@@ -153,10 +153,14 @@ class RawClient:
     def send_raw(self, data: bytes) -> None:
         self.sock.sendall(data)
 
-    def call(self, *argv: bytes | str | int) -> bytes:
+    def send_command(self, *argv: bytes | str | int) -> None:
+        """Send one command without reading its reply (a client about to block)."""
         self.send_raw(
             encode_command([a if isinstance(a, bytes) else str(a).encode() for a in argv])
         )
+
+    def call(self, *argv: bytes | str | int) -> bytes:
+        self.send_command(*argv)
         return self.read_reply()
 
     def read_reply(self) -> bytes:
@@ -220,6 +224,24 @@ def _reply_end(buf: bytes, pos: int) -> int | None:
             return _reply_end(buf, p)  # type: ignore[arg-type]
         return p
     raise ValueError(f"bad reply type {kind!r} in {buf[:50]!r}")
+
+
+def blocked_clients(node: ServerProcess) -> int:
+    """INFO clients' blocked_clients of a running server."""
+    with RawClient(node.port) as probe:
+        info = probe.call("INFO", "clients").decode()
+    for line in info.splitlines():
+        if line.startswith("blocked_clients:"):
+            return int(line.split(":")[1])
+    raise AssertionError("INFO clients has no blocked_clients")
+
+
+def wait_blocked(node: ServerProcess, count: int, timeout: float = 5.0) -> None:
+    """Wait until `count` clients are blocked, so that arrival order is the send order."""
+    deadline = time.monotonic() + timeout
+    while blocked_clients(node) != count:
+        assert time.monotonic() < deadline, f"expected {count} blocked clients"
+        time.sleep(0.005)
 
 
 def decode(reply: bytes) -> Any:

@@ -6,7 +6,6 @@ Also replays scripts (blocked clients included) on a real redis-server with
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import Differ
-from tests.harness import RawClient, ServerProcess, start_redis
+from tests.harness import RawClient, ServerProcess, start_redis, wait_blocked
 from tests.unit.sansio import Session
 
 pytestmark = pytest.mark.interop
@@ -559,17 +558,6 @@ BLOCKED_SCENARIOS: list[tuple[tuple[str, ...], list[tuple[str, ...]]]] = [
         [("MULTI",), ("RPUSH", "b", "1"), ("RPUSH", "a", "2"), ("EXEC",)],
     ),
 ]
-
-
-def wait_blocked(node: ServerProcess, count: int) -> None:
-    with RawClient(node.port) as probe:
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            info = probe.call("INFO", "clients")
-            if b"blocked_clients:%d\r\n" % count in info:
-                return
-            time.sleep(0.01)
-    raise AssertionError("client did not block")
 
 
 @pytest.mark.parametrize(("blocked", "then"), BLOCKED_SCENARIOS)

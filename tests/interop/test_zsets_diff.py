@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from node.resp import encode_command
 from tests.conftest import COMMON_ARGS, Differ
-from tests.harness import RawClient, ServerProcess, decode, start_keelkv, start_redis
+from tests.harness import RawClient, ServerProcess, decode, start_keelkv, start_redis, wait_blocked
 from tests.unit.sansio import Session
 
 pytestmark = pytest.mark.interop
@@ -1159,17 +1159,6 @@ BLOCKED_SCENARIOS: list[tuple[tuple[str, ...], list[tuple[str, ...]]]] = [
     ),
     (("BZPOPMIN", "q", "0"), [("RPUSH", "q", "x"), ("DEL", "q"), ("ZADD", "q", "3", "z")]),
 ]  # fmt: skip
-
-
-def wait_blocked(node: ServerProcess, count: int) -> None:
-    with RawClient(node.port) as probe:
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            info = probe.call("INFO", "clients")
-            if b"blocked_clients:%d\r\n" % count in info:
-                return
-            time.sleep(0.01)
-    raise AssertionError("client did not block")
 
 
 @pytest.mark.parametrize(("blocked", "then"), BLOCKED_SCENARIOS)

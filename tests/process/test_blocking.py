@@ -12,7 +12,15 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.harness import RawClient, ServerProcess, start_keelkv, start_redis
+from node.resp import encode_command
+from tests.harness import (
+    RawClient,
+    ServerProcess,
+    blocked_clients,
+    start_keelkv,
+    start_redis,
+    wait_blocked,
+)
 
 Scenario = Callable[[ServerProcess], list[bytes]]
 
@@ -36,35 +44,6 @@ def flushed(keelkv: ServerProcess, redis: ServerProcess) -> None:
     for node in (keelkv, redis):
         with RawClient(node.port) as c:
             c.call("FLUSHALL")
-
-
-def blocked_clients(node: ServerProcess) -> int:
-    with RawClient(node.port) as probe:
-        info = probe.call("INFO", "clients").decode()
-    for line in info.splitlines():
-        if line.startswith("blocked_clients:"):
-            return int(line.split(":")[1])
-    raise AssertionError("INFO clients has no blocked_clients")
-
-
-def wait_blocked(node: ServerProcess, count: int) -> None:
-    """Wait until `count` clients are blocked, so that arrival order is the send order."""
-    deadline = time.monotonic() + 5
-    while blocked_clients(node) != count:
-        assert time.monotonic() < deadline, f"expected {count} blocked clients"
-        time.sleep(0.005)
-
-
-def send(client: RawClient, *argv: str) -> None:
-    client.send_raw(b"".join(command(*argv)))
-
-
-def command(*argv: str) -> list[bytes]:
-    parts = [b"*%d\r\n" % len(argv)]
-    for a in argv:
-        data = a.encode()
-        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return parts
 
 
 def on_both(keelkv: ServerProcess, redis: ServerProcess, scenario: Scenario) -> list[bytes]:
@@ -112,7 +91,7 @@ def fifo_scenario(node: ServerProcess) -> list[bytes]:
     waiters = [RawClient(node.port) for _ in range(3)]
     try:
         for i, w in enumerate(waiters):
-            send(w, "BLPOP", "q", "0")
+            w.send_command("BLPOP", "q", "0")
             wait_blocked(node, i + 1)
         with RawClient(node.port) as c:
             pushed = c.call("RPUSH", "q", "a", "b")
@@ -139,7 +118,7 @@ def test_three_blocked_clients_are_served_in_arrival_order(
 
 def multi_exec_scenario(node: ServerProcess) -> list[bytes]:
     with RawClient(node.port) as waiter, RawClient(node.port) as c:
-        send(waiter, "BLPOP", "q", "0")
+        waiter.send_command("BLPOP", "q", "0")
         wait_blocked(node, 1)
         replies = [c.call("MULTI"), c.call("RPUSH", "q", "a"), c.call("LPUSH", "q", "b")]
         time.sleep(0.05)
@@ -180,18 +159,18 @@ def test_multi_exec_wakes_a_redis_py_client(keelkv: ServerProcess) -> None:
 def blmove_scenario(node: ServerProcess) -> list[bytes]:
     with RawClient(node.port) as mover, RawClient(node.port) as popper:
         with RawClient(node.port) as c:
-            send(mover, "BLMOVE", "src", "dst", "RIGHT", "LEFT", "0")
+            mover.send_command("BLMOVE", "src", "dst", "RIGHT", "LEFT", "0")
             wait_blocked(node, 1)
-            send(popper, "BLPOP", "dst", "0")  # woken in turn by the list BLMOVE creates
+            popper.send_command("BLPOP", "dst", "0")  # woken in turn by the list BLMOVE creates
             wait_blocked(node, 2)
             replies = [c.call("RPUSH", "src", "a", "b")]
             replies += [mover.read_reply(), popper.read_reply()]
             replies.append(c.call("LRANGE", "src", "0", "-1"))
             replies.append(c.call("EXISTS", "dst"))
-            send(mover, "BRPOPLPUSH", "src2", "dst", "0")
+            mover.send_command("BRPOPLPUSH", "src2", "dst", "0")
             wait_blocked(node, 1)
             c.call("SET", "str", "v")
-            send(popper, "BLMOVE", "src2", "str", "LEFT", "LEFT", "0")
+            popper.send_command("BLMOVE", "src2", "str", "LEFT", "LEFT", "0")
             wait_blocked(node, 2)
             replies.append(c.call("LPUSH", "src2", "x", "y"))
             replies += [mover.read_reply(), popper.read_reply()]
@@ -227,10 +206,10 @@ def test_blmove_with_redis_py(keelkv: ServerProcess) -> None:
 
 def disconnect_scenario(node: ServerProcess) -> list[bytes]:
     gone = RawClient(node.port)
-    send(gone, "BLPOP", "q", "0")
+    gone.send_command("BLPOP", "q", "0")
     wait_blocked(node, 1)
     with RawClient(node.port) as waiter, RawClient(node.port) as c:
-        send(waiter, "BRPOP", "q", "0")
+        waiter.send_command("BRPOP", "q", "0")
         wait_blocked(node, 2)
         gone.close()
         wait_blocked(node, 1)
@@ -251,10 +230,12 @@ def test_a_client_disconnecting_while_blocked_is_forgotten(
 def pipelined_scenario(node: ServerProcess) -> list[bytes]:
     """Commands sent before and while a client is blocked run after it, in order."""
     with RawClient(node.port) as waiter, RawClient(node.port) as c:
-        waiter.send_raw(b"".join(command("BLPOP", "q", "0") + command("ECHO", "first")))
+        waiter.send_raw(
+            encode_command([b"BLPOP", b"q", b"0"]) + encode_command([b"ECHO", b"first"])
+        )
         wait_blocked(node, 1)
-        send(waiter, "ECHO", "second")
-        send(waiter, "LLEN", "q")
+        waiter.send_command("ECHO", "second")
+        waiter.send_command("LLEN", "q")
         time.sleep(0.05)
         c.call("RPUSH", "q", "a", "b")
         return [waiter.read_reply() for _ in range(4)]
@@ -274,9 +255,9 @@ def test_commands_pipelined_behind_a_blocked_one_keep_their_order(
 def ready_key_scenario(node: ServerProcess) -> list[bytes]:
     """Redis 7.0 serves a blocked BLMPOP/BLPOP from the key that became ready."""
     with RawClient(node.port) as w1, RawClient(node.port) as w2, RawClient(node.port) as c:
-        send(w1, "BLMPOP", "0", "2", "a", "b", "LEFT", "COUNT", "5")
+        w1.send_command("BLMPOP", "0", "2", "a", "b", "LEFT", "COUNT", "5")
         wait_blocked(node, 1)
-        send(w2, "BLPOP", "a", "b", "0")
+        w2.send_command("BLPOP", "a", "b", "0")
         wait_blocked(node, 2)
         c.call("MULTI")
         c.call("RPUSH", "b", "1", "2")
@@ -298,7 +279,7 @@ def test_blocked_clients_are_served_from_the_ready_key(
 def rounded_to_zero_scenario(node: ServerProcess) -> list[bytes]:
     """-0.001 s is ceil'd to 0 ms by Redis: the client blocks until served."""
     with RawClient(node.port) as waiter, RawClient(node.port) as c:
-        send(waiter, "BLPOP", "q", "-0.001")
+        waiter.send_command("BLPOP", "q", "-0.001")
         wait_blocked(node, 1)
         time.sleep(0.1)
         assert blocked_clients(node) == 1
@@ -318,7 +299,7 @@ def test_blocked_client_in_another_db_is_not_woken(
     def scenario(node: ServerProcess) -> list[bytes]:
         with RawClient(node.port) as waiter, RawClient(node.port) as c:
             waiter.call("SELECT", "1")
-            send(waiter, "BLPOP", "q", "0")
+            waiter.send_command("BLPOP", "q", "0")
             wait_blocked(node, 1)
             c.call("RPUSH", "q", "db0")
             assert blocked_clients(node) == 1

@@ -12,7 +12,14 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.harness import RawClient, ServerProcess, start_keelkv, start_redis
+from tests.harness import (
+    RawClient,
+    ServerProcess,
+    blocked_clients,
+    start_keelkv,
+    start_redis,
+    wait_blocked,
+)
 
 Scenario = Callable[[ServerProcess], list[bytes]]
 
@@ -36,31 +43,6 @@ def flushed(keelkv: ServerProcess, redis: ServerProcess) -> None:
     for node in (keelkv, redis):
         with RawClient(node.port) as c:
             c.call("FLUSHALL")
-
-
-def blocked_clients(node: ServerProcess) -> int:
-    with RawClient(node.port) as probe:
-        info = probe.call("INFO", "clients").decode()
-    for line in info.splitlines():
-        if line.startswith("blocked_clients:"):
-            return int(line.split(":")[1])
-    raise AssertionError("INFO clients has no blocked_clients")
-
-
-def wait_blocked(node: ServerProcess, count: int) -> None:
-    """Wait until `count` clients are blocked, so that arrival order is the send order."""
-    deadline = time.monotonic() + 5
-    while blocked_clients(node) != count:
-        assert time.monotonic() < deadline, f"expected {count} blocked clients"
-        time.sleep(0.005)
-
-
-def send(client: RawClient, *argv: str) -> None:
-    parts = [b"*%d\r\n" % len(argv)]
-    for a in argv:
-        data = a.encode()
-        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    client.send_raw(b"".join(parts))
 
 
 def on_both(keelkv: ServerProcess, redis: ServerProcess, scenario: Scenario) -> list[bytes]:
@@ -100,7 +82,7 @@ def fifo_scenario(node: ServerProcess) -> list[bytes]:
         for i, (w, cmd) in enumerate(
             zip(waiters, ("BZPOPMIN", "BZPOPMAX", "BZPOPMIN"), strict=True)
         ):
-            send(w, cmd, "q", "0")
+            w.send_command(cmd, "q", "0")
             wait_blocked(node, i + 1)
         with RawClient(node.port) as c:
             added = c.call("ZADD", "q", "1", "a", "2", "b")
@@ -128,9 +110,9 @@ def test_blocked_clients_are_served_in_arrival_order(
 def ready_key_scenario(node: ServerProcess) -> list[bytes]:
     """Served from the key that became ready, after EXEC, in signal order."""
     with RawClient(node.port) as w1, RawClient(node.port) as w2, RawClient(node.port) as c:
-        send(w1, "BZMPOP", "0", "2", "a", "b", "MAX", "COUNT", "5")
+        w1.send_command("BZMPOP", "0", "2", "a", "b", "MAX", "COUNT", "5")
         wait_blocked(node, 1)
-        send(w2, "BZPOPMIN", "a", "b", "0")
+        w2.send_command("BZPOPMIN", "a", "b", "0")
         wait_blocked(node, 2)
         replies = [c.call("MULTI"), c.call("ZADD", "b", "1", "x", "2", "y")]
         replies.append(c.call("ZADD", "a", "3", "z"))
@@ -156,14 +138,14 @@ def store_and_type_scenario(node: ServerProcess) -> list[bytes]:
     """Keys made by *STORE wake clients; a list under the key does not."""
     with RawClient(node.port) as waiter, RawClient(node.port) as c:
         c.call("ZADD", "src", "1.5", "m", "2.5", "n")
-        send(waiter, "BZPOPMAX", "q", "0")
+        waiter.send_command("BZPOPMAX", "q", "0")
         wait_blocked(node, 1)
         replies = [c.call("RPUSH", "q", "x")]
         time.sleep(0.05)
         assert blocked_clients(node) == 1
         replies += [c.call("DEL", "q"), c.call("ZUNIONSTORE", "q", "1", "src", "WEIGHTS", "2")]
         replies.append(waiter.read_reply())
-        send(waiter, "BZPOPMIN", "r", "0")
+        waiter.send_command("BZPOPMIN", "r", "0")
         wait_blocked(node, 1)
         replies += [c.call("ZRANGESTORE", "r", "src", "0", "0"), waiter.read_reply()]
         return replies
@@ -179,10 +161,10 @@ def test_store_commands_wake_and_other_types_do_not(
 
 def disconnect_scenario(node: ServerProcess) -> list[bytes]:
     gone = RawClient(node.port)
-    send(gone, "BZPOPMIN", "q", "0")
+    gone.send_command("BZPOPMIN", "q", "0")
     wait_blocked(node, 1)
     with RawClient(node.port) as waiter, RawClient(node.port) as c:
-        send(waiter, "BZMPOP", "0", "1", "q", "MIN", "COUNT", "10")
+        waiter.send_command("BZMPOP", "0", "1", "q", "MIN", "COUNT", "10")
         wait_blocked(node, 2)
         gone.close()
         wait_blocked(node, 1)
