@@ -32,6 +32,7 @@ OBJ_EXAT = 1 << 6
 OBJ_PXAT = 1 << 7
 OBJ_PERSIST = 1 << 8
 _ANY_EXPIRE = OBJ_EX | OBJ_PX | OBJ_EXAT | OBJ_PXAT
+_EXPIRE_OPTIONS = {b"ex": OBJ_EX, b"px": OBJ_PX, b"exat": OBJ_EXAT, b"pxat": OBJ_PXAT}
 
 STRING_TOO_LONG = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
 
@@ -82,35 +83,12 @@ def _parse_extended(argv: list[bytes], start: int, is_set: bool) -> tuple[int, b
         elif opt == b"persist" and not is_set and not flags & (OBJ_KEEPTTL | _ANY_EXPIRE):
             flags |= OBJ_PERSIST
         elif (
-            opt == b"ex"
+            (unit := _EXPIRE_OPTIONS.get(opt, 0))
             and has_next
-            and not flags & (OBJ_KEEPTTL | OBJ_PERSIST | OBJ_EXAT | OBJ_PX | OBJ_PXAT)
+            and not flags & (OBJ_KEEPTTL | OBJ_PERSIST | (_ANY_EXPIRE & ~unit))
         ):
-            flags |= OBJ_EX
-            j += 1
-            expire = argv[j]
-        elif (
-            opt == b"px"
-            and has_next
-            and not flags & (OBJ_KEEPTTL | OBJ_PERSIST | OBJ_EX | OBJ_EXAT | OBJ_PXAT)
-        ):
-            flags |= OBJ_PX
-            j += 1
-            expire = argv[j]
-        elif (
-            opt == b"exat"
-            and has_next
-            and not flags & (OBJ_KEEPTTL | OBJ_PERSIST | OBJ_EX | OBJ_PX | OBJ_PXAT)
-        ):
-            flags |= OBJ_EXAT
-            j += 1
-            expire = argv[j]
-        elif (
-            opt == b"pxat"
-            and has_next
-            and not flags & (OBJ_KEEPTTL | OBJ_PERSIST | OBJ_EX | OBJ_EXAT | OBJ_PX)
-        ):
-            flags |= OBJ_PXAT
+            # EX, PX, EXAT, PXAT: one of them at most, never with KEEPTTL or PERSIST.
+            flags |= unit
             j += 1
             expire = argv[j]
         else:
