@@ -49,6 +49,20 @@ NATIVE_MODULES = [
     "node/commands/transactions.py",
     "node/commands/pubsub.py",
     "node/commands/object_cmd.py",
+    # The RDB codec: SAVE, BGSAVE and loading spend their time here.
+    "persistence/rdb/constants.py",
+    "persistence/rdb/errors.py",
+    "persistence/rdb/primitives.py",
+    "persistence/rdb/limits.py",
+    "persistence/rdb/listpack.py",
+    "persistence/rdb/intset.py",
+    "persistence/rdb/ziplist.py",
+    "persistence/rdb/zipmap.py",
+    "persistence/rdb/events.py",
+    "persistence/rdb/values.py",
+    "persistence/rdb/encoder.py",
+    "persistence/rdb/decoder.py",
+    "persistence/rdb/dump.py",
 ]
 
 

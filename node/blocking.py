@@ -135,7 +135,11 @@ class BlockingRegistry:
             c.db = state.db
             try:
                 if state.serve is not None:
-                    self._serve_client(c, state, key, db.data[key])
+                    value = db.data[key]
+                    guard = self.server.cow_guard
+                    if guard is not None:
+                        guard(value)
+                    self._serve_client(c, state, key, value)
                 else:
                     self._run_again(c, state)
             finally:

@@ -17,4 +17,7 @@ def build_server(config: Config, log: Logger, executable: str = "") -> Server:
     from node import evict
 
     evict.install(server)
+    import persistence
+
+    persistence.install(server)
     return server

@@ -135,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     try:
         trio.run(server.run)
+        status = server.exit_status
     except OSError as exc:
         log.warning(str(exc))
         status = 1

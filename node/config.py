@@ -48,6 +48,8 @@ class Directive:
     alias: str | None = None
     # False: Redis 7.0 accepts it, keelkv has no use for it (accepted, logged once).
     meaningful: bool = True
+    # A keelkv extension Redis 7.0 does not have (snapshot-mode).
+    keelkv_only: bool = False
     # Strings: an empty value means "unset" (Redis's EMPTY_STRING_IS_NULL); such a value
     # is dropped from the file by CONFIG REWRITE rather than written as "".
     empty_is_null: bool = False

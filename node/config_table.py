@@ -490,6 +490,10 @@ DIRECTIVES: list[Directive] = [
         merge_mode="file",
     ),
     _bool("stop-writes-on-bgsave-error", True),
+    # keelkv: how BGSAVE takes its point-in-time snapshot: `fork` a child like Redis, or
+    # `live` (no fork: serialized between requests, old values copied only when written
+    # first). persistence/live_snapshot.py and the README give the trade-off.
+    _enum("snapshot-mode", "fork", ("fork", "live"), keelkv_only=True),
     _bool("rdbcompression", True),
     _bool("rdbchecksum", True, **IMM),
     _enum("sanitize-dump-payload", "no", ("no", "yes", "clients"), **IGN),

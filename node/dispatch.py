@@ -131,6 +131,11 @@ def check_gates(c: Client, cmd: Command, argv: list[bytes]) -> ReplyError | int 
                 return err
         if server.pause_blocks(c, cmd):
             return PAUSED
+    elif cmd.name == "ping" and c.kind != "master" and server.disk_error_checks:
+        # Redis refuses PING too while disk errors stop writes, so health checks notice.
+        err = server.disk_error()
+        if err is not None:
+            return err
     elif server.pause_all and server.pause_blocks(c, cmd):
         return PAUSED
     if server.masterhost is not None and server.master_link_down_stale() and STALE not in flags:

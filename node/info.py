@@ -3,7 +3,7 @@
 Tools parse these fields by name (redis-cli --stat, Sentinel, exporters, redis-py), so
 every field Redis 7.0 prints is present; those about machinery keelkv lacks (jemalloc,
 Lua, io-threads, modules' forks) hold the value an idle Redis shows. Other subsystems add
-or override fields with `server.info_hooks[section] = fn(server) -> [(field, value), ...]`
+or override fields with `server.info_hooks[section].append(fn)`, fn(server) -> [(field, value), ...]
 (persistence fills `rdb_*`/`aof_*`, replication its section).
 
 used_memory is the dataset's estimated size: `node.evict.used_memory(server)` when that
@@ -549,8 +549,7 @@ def select_sections(args: list[str]) -> set[str]:
 
 def section_fields(server: Server, name: str) -> Fields:
     fields = BUILDERS[name](server)
-    hook = server.info_hooks.get(name)
-    if hook is not None:
+    for hook in server.info_hooks.get(name, ()):
         fields = merge_fields(fields, hook(server))
     return fields
 

@@ -110,6 +110,9 @@ class Database:
             lfu_touch(self, key)
         else:
             self.access[key] = self.clock
+        guard = self.server.cow_guard
+        if guard is not None and type(value) is not bytes:
+            guard(value)
         return value
 
     def exists(self, key: bytes) -> bool:

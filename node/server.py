@@ -15,7 +15,7 @@ import socket
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
@@ -139,8 +139,22 @@ class Server:
         self.write_barriers: list[
             Callable[[Server, Client | None, Command | None], ReplyError | None]
         ] = []
+        # Disk errors that stop writes (and PING), as Redis's writeCommandsDeniedByDiskError:
+        # the RDB's MISCONF, the AOF's write errors. Each returns the error or None.
+        self.disk_error_checks: list[Callable[[Server], ReplyError | None]] = []
+        # Before shutting down: fn(server, nosave, save) -> None, or why it cannot stop now.
+        self.prepare_shutdown_hooks: list[Callable[[Server, bool, bool], str | None]] = []
         self.flushall_hooks: list[Callable[[Server], None]] = []
-        self.info_hooks: dict[str, Callable[[Server], list[tuple[str, Any]]]] = {}
+        # The one forked child (BGSAVE or BGREWRITEAOF; persistence/child.py), and the
+        # persistence subsystem (persistence/__init__.py) once installed.
+        self.child: Any = None
+        # While a live snapshot runs (persistence/live_snapshot.py): called with a container
+        # value just before a write changes it in place, so its old state is saved first.
+        self.cow_guard: Callable[[Any], None] | None = None
+        self.persistence: Any = None
+        # Set with shutdown_event when startup must stop (an unreadable dataset).
+        self.exit_status = 0
+        self.info_hooks: dict[str, list[Callable[[Server], list[tuple[str, Any]]]]] = {}
         # CONFIG SET side effects of other subsystems: directive name -> fn(server) that
         # returns None, or the reason the new value cannot be applied (all are rolled back).
         self.config_set_hooks: dict[str, Callable[[Server], str | None]] = {}
@@ -185,8 +199,18 @@ class Server:
             and c.kind != "master"
         ):
             return ReplyError("READONLY You can't write against a read only replica.")
+        err = self.disk_error()
+        if err is not None:
+            return err
         for check in self.write_barriers:
             err = check(self, c, cmd)
+            if err is not None:
+                return err
+        return None
+
+    def disk_error(self) -> ReplyError | None:
+        for check in self.disk_error_checks:
+            err = check(self)
             if err is not None:
                 return err
         return None
@@ -417,28 +441,47 @@ class Server:
                 self.log.verbose("Closing idle client")
                 c.kill()
 
-    def request_shutdown(self, nosave: bool = False, save: bool = False) -> None:
+    def request_shutdown(self, nosave: bool = False, save: bool = False) -> bool:
+        """prepareForShutdown: run the subsystems' last steps (the final save), then stop.
+
+        Returns False, and keeps the node running, when one of them fails (a final save
+        that cannot be written), as Redis does.
+        """
+        self.log.warning("User requested shutdown...")
+        for hook in self.prepare_shutdown_hooks:
+            err = hook(self, nosave, save)
+            if err is not None:
+                self.log.warning(err)
+                self.log.warning(
+                    "Errors trying to shut down the server. Check the logs for more information."
+                )
+                return False
         self.shutdown_nosave = nosave
         self.shutdown_save = save
         self.shutdown_event.set()
+        return True
 
     async def run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         self.bind_listeners()
         if self.listen_sockets and self.listen_sockets[0].family != socket.AF_UNIX:
             self.bound_port = self.listen_sockets[0].getsockname()[1]
         self.log.notice("Server initialized")
-        for hook in self.startup_hooks:
-            await hook(self)
-        self.log.notice("Ready to accept connections")
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             nursery.start_soon(self._watch_signals, nursery)
             for lsock in self.listen_sockets:
                 nursery.start_soon(self.accept_loop, lsock, nursery)
             nursery.start_soon(self.cron)
+            # Loading the dataset runs here, with clients already accepted: they get
+            # -LOADING until it is done, as in Redis.
+            for hook in self.startup_hooks:
+                await hook(self)
+                if self.shutdown_event.is_set():
+                    break
+            else:
+                self.log.notice("Ready to accept connections")
             task_status.started(self)
             await self.shutdown_event.wait()
-            self.log.warning("User requested shutdown...")
             for c in list(self.clients.values()):
                 c.kill()
             nursery.cancel_scope.cancel()
@@ -460,7 +503,16 @@ class Server:
             async for signum in signals:
                 name = "SIGTERM" if signum == signal.SIGTERM else "SIGINT"
                 self.log.warning(f"Received {name} scheduling shutdown...")
-                self.request_shutdown()
+                if not self.request_shutdown():
+                    self.log.warning(
+                        f"{name} received but errors trying to shut down the server, "
+                        "check the logs for more information"
+                    )
+
+    def start_background(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        """Run a background job (child reaping, loading) in the server's nursery."""
+        assert self._nursery is not None, "the server is not running"
+        self._nursery.start_soon(fn, *args)
 
     def uptime(self) -> int:
         return int(time.monotonic() - self.start_monotonic)

@@ -25,6 +25,7 @@ from node.config import Config
 from node.evict import idle_seconds, is_lfu_policy, lfu_frequency, sync_databases
 from node.keyspace import Database
 from node.zset import ZSet
+from persistence.rdb.limits import EncodingLimits, hash_is_listpack, set_is_intset
 
 # Redis's OBJ_ENCODING_EMBSTR_SIZE_LIMIT and OBJ_SHARED_INTEGERS.
 EMBSTR_SIZE_LIMIT = 44
@@ -71,18 +72,12 @@ def encoding(value: Any, config: Config) -> bytes:
             return b"int"
         return b"embstr" if len(value) <= EMBSTR_SIZE_LIMIT else b"raw"
     if t is dict:
-        limit = config.hash_max_listpack_value
-        if len(value) <= config.hash_max_listpack_entries and all(
-            len(f) <= limit and len(v) <= limit for f, v in value.items()
-        ):
-            return b"listpack"
-        return b"hashtable"
+        listpack = hash_is_listpack(value, EncodingLimits.from_config(config))
+        return b"listpack" if listpack else b"hashtable"
     if t is set:
-        if len(value) <= config.set_max_intset_entries and all(
-            as_long(m) is not None for m in value
-        ):
-            return b"intset"
-        return b"hashtable"
+        return (
+            b"intset" if set_is_intset(value, EncodingLimits.from_config(config)) else b"hashtable"
+        )
     if t is ZSet:
         # A zset knows its encoding: Redis converts one to skiplist and never back.
         return value.encoding

@@ -759,6 +759,8 @@ def debug(c: Client, argv: list[bytes]) -> Any:
         return debug_object(c, argv[2])
     if sub == b"populate" and 3 <= n <= 5:
         return debug_populate(c, argv)
+    if sub == b"reload":
+        return debug_reload_command(c, argv)
     if sub == b"log" and n == 3:
         server.log.warning(f"DEBUG LOG: {_text(argv[2])}")
         return OK
@@ -809,6 +811,22 @@ def _atoi(raw: bytes) -> int:
     value = int(digits) if len(digits) <= 21 else (LLONG_MIN if digits[0] == 0x2D else LLONG_MAX)
     value = min(max(value, LLONG_MIN), LLONG_MAX) & 0xFFFFFFFF
     return value - (1 << 32) if value > INT_MAX else value
+
+
+def debug_reload_command(c: Client, argv: list[bytes]) -> Any:
+    """DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save, flush and load the RDB file."""
+    from persistence.loader import debug_reload
+
+    options = {arg.lower() for arg in argv[2:]}
+    if not options <= {b"merge", b"noflush", b"nosave"}:
+        raise ReplyError("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.")
+    err = debug_reload(
+        c.server,
+        merge=b"merge" in options,
+        flush=b"noflush" not in options,
+        save=b"nosave" not in options,
+    )
+    return ReplyError(err) if err is not None else OK
 
 
 def debug_object(c: Client, key: bytes) -> Any:
@@ -1033,7 +1051,8 @@ def shutdown(c: Client, argv: list[bytes]) -> Any:
     if abort:
         # keelkv's shutdown never waits for replicas, so there is nothing to abort.
         raise ReplyError("ERR No shutdown in progress.")
-    c.server.request_shutdown(nosave=nosave, save=save)
+    if not c.server.request_shutdown(nosave=nosave, save=save):
+        raise ReplyError("ERR Errors trying to SHUTDOWN. Check logs.")
     return NO_REPLY
 
 

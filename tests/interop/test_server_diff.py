@@ -18,6 +18,7 @@ import pytest
 
 from node.commands.server_cmd import REF_PATH
 from node.commands.table import COMMANDS
+from node.config_table import TABLE
 from tests.conftest import Differ
 from tests.harness import (
     RawClient,
@@ -73,6 +74,9 @@ def test_config_get_globs_and_several_patterns(differ: Differ) -> None:
     mine, real = dict(pairs(ours)), dict(pairs(theirs))
     for name in (b"dir", b"bind", b"port", b"save", b"enable-debug-command"):
         mine.pop(name), real.pop(name)
+    for d in TABLE.values():
+        if d.keelkv_only:
+            assert mine.pop(d.name.encode()) is not None
     assert mine == real
 
 

@@ -347,7 +347,9 @@ def test_commandstats_errorstats_and_hooks(s: Session) -> None:
     assert info_dict(s.server, "errorstats") == {"errorstat_ERR": "count=2"}
     assert info_dict(s.server, "stats")["total_error_replies"] == 2
     assert stats["cmdstat_config|resetstat"].startswith("calls=1,")
-    s.server.info_hooks["persistence"] = lambda srv: [("rdb_saves", 7), ("extra_field", "x")]
+    s.server.info_hooks.setdefault("persistence", []).append(
+        lambda srv: [("rdb_saves", 7), ("extra_field", "x")]
+    )
     persistence = info_dict(s.server, "persistence")
     assert persistence["rdb_saves"] == 7 and list(persistence)[-1] == "extra_field"
 

@@ -1,0 +1,275 @@
+"""Loading an RDB stream into the keyspace: at startup, for DEBUG RELOAD, and (later) from a
+master or as an AOF base.
+
+`DatasetLoader` is fed bytes and applies the decoder's events; it does no I/O, so the same
+code loads a file read in chunks and a payload arriving on a socket. The rules are Redis
+7.0's (spec/rdb.md §13): a master drops keys that are already expired, a replica and an AOF
+base keep them; a duplicate key is an error; an empty collection is skipped.
+
+`load_rdb_file` is the startup path: it reads the file in chunks and yields to the event
+loop between them, so clients connect meanwhile and get `-LOADING`, while INFO shows
+`loading_*` progress and the log reports it once a second.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from node.evict import LFU_INIT_VAL, lfu_time_in_minutes
+from persistence.dataset import limits_of
+from persistence.rdb import Aux, End, KeyRecord, RdbDecoder, RdbError, ResizeDb, SelectDb
+
+if TYPE_CHECKING:
+    from node.server import Server
+
+READ_CHUNK = 1 << 20
+PROGRESS_LOG_INTERVAL = 1.0
+
+
+class DatasetLoader:
+    """Applies one RDB stream to the server's databases."""
+
+    def __init__(self, server: Server, *, keep_expired: bool, replace: bool = False) -> None:
+        self.server = server
+        self.keep_expired = keep_expired
+        self.replace = replace  # DEBUG RELOAD MERGE: a key in the file replaces the live one
+        self.decoder = RdbDecoder(limits_of(server), check_crc=server.config.rdbchecksum)
+        self.db = server.dbs[0]
+        self.keys_loaded = 0
+        self.keys_expired = 0
+        self.aux: dict[bytes, bytes] = {}
+        self.ended = False
+        self.now_ms = int(time.time() * 1000)
+        policy = server.config.maxmemory_policy
+        self.lfu = policy.endswith("lfu")
+        self.lfu_now = lfu_time_in_minutes(self.now_ms)
+
+    @property
+    def offset(self) -> int:
+        return self.decoder.offset
+
+    def feed(self, data: bytes) -> None:
+        """Decode and apply what `data` completes; raises RdbError on corrupt input."""
+        decoder = self.decoder
+        decoder.feed(data)
+        while True:
+            event = decoder.next_event()
+            if event is None:
+                return
+            if type(event) is KeyRecord:
+                self._apply_key(event)
+            elif type(event) is SelectDb:
+                self._select(event.db)
+            elif type(event) is Aux:
+                self.aux[event.key] = event.value
+            elif type(event) is End:
+                self.ended = True
+            elif type(event) is ResizeDb:
+                pass  # a sizing hint only
+
+    def finish(self) -> None:
+        """The input is over: it must have ended with EOF and a good checksum."""
+        self.decoder.close()
+        if not self.ended:
+            raise RdbError("Unexpected EOF reading RDB file", self.offset, "read-type")
+
+    def _select(self, db_id: int) -> None:
+        if not 0 <= db_id < len(self.server.dbs):
+            raise RdbError(
+                f"FATAL: Data file was created with a Redis server configured to handle more "
+                f"than {len(self.server.dbs)} databases. Exiting",
+                self.offset,
+                "read-type",
+            )
+        self.db = self.server.dbs[db_id]
+
+    def _apply_key(self, record: KeyRecord) -> None:
+        value = record.value
+        if value is None:
+            return  # an empty collection: Redis skips it too
+        key = record.key
+        expire = record.expire_ms
+        if expire is not None and not self.keep_expired and expire < self.now_ms:
+            self.keys_expired += 1
+            return
+        db = self.db
+        if key in db.data and not self.replace:
+            raise RdbError(
+                f"Duplicate key '{key.decode('utf-8', 'backslashreplace')}' in DB {db.id}",
+                self.offset,
+                "read-object-value",
+                key,
+                record.type_id,
+            )
+        db.data[key] = value
+        if expire is not None:
+            db.expires[key] = expire
+        else:
+            db.expires.pop(key, None)
+        if self.lfu:
+            freq = record.freq if record.freq is not None else LFU_INIT_VAL
+            db.access[key] = (self.lfu_now << 8) | freq
+        elif record.idle is not None:
+            db.access[key] = self.now_ms - record.idle * 1000
+        else:
+            db.access[key] = self.now_ms
+        self.keys_loaded += 1
+
+
+class LoadingProgress:
+    """INFO's loading_* fields and the progress log while a load runs."""
+
+    def __init__(self, server: Server, total_bytes: int, what: str) -> None:
+        self.server = server
+        self.total_bytes = total_bytes
+        self.loaded_bytes = 0
+        self.start = time.time()
+        self.what = what
+        self.rdb_used_mem = 0
+        self._last_log = time.monotonic()
+
+    def update(self, loaded: int, keys: int) -> None:
+        self.loaded_bytes = loaded
+        now = time.monotonic()
+        if now - self._last_log >= PROGRESS_LOG_INTERVAL:
+            self._last_log = now
+            self.server.log.notice(
+                f"Loading {self.what}: {self.percent:.2f}% ({keys} keys, "
+                f"{loaded / 1048576:.1f} of {self.total_bytes / 1048576:.1f} MB, "
+                f"eta {self.eta_seconds} s)"
+            )
+
+    @property
+    def percent(self) -> float:
+        return self.loaded_bytes * 100 / self.total_bytes if self.total_bytes else 0.0
+
+    @property
+    def eta_seconds(self) -> int:
+        elapsed = time.time() - self.start
+        if not self.loaded_bytes or elapsed <= 0:
+            return 1
+        rate = self.loaded_bytes / elapsed
+        return int((self.total_bytes - self.loaded_bytes) / rate)
+
+    def info_fields(self) -> list[tuple[str, Any]]:
+        return [
+            ("loading_start_time", int(self.start)),
+            ("loading_total_bytes", self.total_bytes),
+            ("loading_rdb_used_mem", self.rdb_used_mem),
+            ("loading_loaded_bytes", self.loaded_bytes),
+            ("loading_loaded_perc", f"{self.percent:.2f}"),
+            ("loading_eta_seconds", self.eta_seconds),
+        ]
+
+
+def install_dataset(server: Server) -> None:
+    """After a load replaced the databases' contents: restart the per-db bookkeeping."""
+    from node.evict import sync_databases
+
+    for db in server.dbs:
+        db.reset_expire_scan()
+    sync_databases(server)
+
+
+def log_rdb_aux(server: Server, aux: dict[bytes, bytes]) -> None:
+    """rdbLoad's notes about the file it read (producer version, age, memory)."""
+    log = server.log
+    if b"redis-ver" in aux:
+        log.notice(f"Loading RDB produced by version {aux[b'redis-ver'].decode(errors='replace')}")
+    ctime = aux.get(b"ctime")
+    if ctime is not None and ctime.lstrip(b"-").isdigit():
+        log.notice(f"RDB age {max(0, int(time.time()) - int(ctime))} seconds")
+    used = aux.get(b"used-mem")
+    if used is not None and used.isdigit():
+        log.notice(f"RDB memory usage when created {int(used) / 1048576:.2f} Mb")
+
+
+def read_file_sync(server: Server, path: str, loader: DatasetLoader) -> None:
+    """Load a whole file in the calling thread (DEBUG RELOAD): raises OSError or RdbError."""
+    with open(path, "rb") as f:
+        while chunk := f.read(READ_CHUNK):
+            loader.feed(chunk)
+    loader.finish()
+
+
+async def load_rdb_file(server: Server, path: str) -> bool:
+    """Startup: load `path` if it exists. Returns False after logging a fatal error."""
+    try:
+        total = os.stat(path).st_size
+    except FileNotFoundError:
+        return True
+    except OSError as exc:
+        server.log.warning(f"Fatal error loading the DB: {exc.strerror}. Exiting.")
+        return False
+    started = time.monotonic()
+    keep_expired = server.masterhost is not None
+    loader = DatasetLoader(server, keep_expired=keep_expired)
+    progress = LoadingProgress(server, total, "RDB")
+    state = server.persistence
+    state.loading_progress = progress
+    server.loading = True
+    server.update_gates()
+    logged_aux = False
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(READ_CHUNK):
+                loader.feed(chunk)
+                if not logged_aux and loader.keys_loaded:
+                    logged_aux = True
+                    log_rdb_aux(server, loader.aux)
+                    used = loader.aux.get(b"used-mem", b"")
+                    progress.rdb_used_mem = int(used) if used.isdigit() else 0
+                progress.update(loader.offset, loader.keys_loaded)
+                await trio.sleep(0)
+            loader.finish()
+    except RdbError as exc:
+        server.log.warning(f"Fatal error loading the DB ({path}): {exc}. Exiting.")
+        return False
+    except OSError as exc:
+        server.log.warning(f"Fatal error loading the DB ({path}): {exc.strerror}. Exiting.")
+        return False
+    finally:
+        server.loading = False
+        state.loading_progress = None
+        server.update_gates()
+    if not logged_aux:
+        log_rdb_aux(server, loader.aux)
+    install_dataset(server)
+    state.last_load_keys_loaded = loader.keys_loaded
+    state.last_load_keys_expired = loader.keys_expired
+    server.log.notice(
+        f"Done loading RDB, keys loaded: {loader.keys_loaded}, keys expired: {loader.keys_expired}."
+    )
+    server.log.notice(f"DB loaded from disk: {time.monotonic() - started:.3f} seconds")
+    return True
+
+
+def debug_reload(server: Server, *, merge: bool, flush: bool, save: bool) -> str | None:
+    """DEBUG RELOAD: save (unless NOSAVE), empty the dataset (unless NOFLUSH), load the file.
+
+    Returns the error to answer, or None. MERGE lets keys from the file replace live ones.
+    """
+    from node.commands.tx_state import touch_watched_keys_in_db
+
+    path = server.config.dbfilename
+    if save and server.persistence.rdb.save() is not None:
+        return "ERR"
+    if flush:
+        for db in server.dbs:
+            touch_watched_keys_in_db(db, None)
+            db.clear()
+    loader = DatasetLoader(server, keep_expired=server.masterhost is not None, replace=merge)
+    try:
+        read_file_sync(server, path, loader)
+    except (OSError, RdbError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        server.log.warning(f"Error loading {path} for DEBUG RELOAD: {reason}")
+        return "ERR Error trying to load the RDB dump, check server logs."
+    finally:
+        install_dataset(server)
+    server.log.warning("DB reloaded by DEBUG RELOAD")
+    return None

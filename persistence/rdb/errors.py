@@ -1,0 +1,59 @@
+"""RdbError: one exception for every malformed or unsupported RDB input.
+
+It carries what redis-check-rdb prints about a failure (offset, reason, "While doing:",
+key and type being read) so the loader and keelkv-check-rdb can report it the same way.
+"""
+
+from __future__ import annotations
+
+from persistence.rdb.constants import type_name
+
+
+class RdbError(Exception):
+    """A corrupt, truncated or unsupported RDB stream or DUMP payload."""
+
+    def __init__(
+        self,
+        reason: str,
+        offset: int = 0,
+        doing: str = "start",
+        key: bytes | None = None,
+        type_id: int | None = None,
+    ) -> None:
+        self.reason = reason
+        self.offset = offset
+        self.doing = doing
+        self.key = key
+        self.type_id = type_id
+        super().__init__(reason)
+
+    def __str__(self) -> str:
+        text = f"[offset {self.offset}] {self.reason} (while doing {self.doing}"
+        if self.key is not None:
+            text += ", reading key " + repr_key(self.key)
+        if self.type_id is not None:
+            text += f", reading type {self.type_id} ({type_name(self.type_id)})"
+        return text + ")"
+
+
+def repr_key(key: bytes, limit: int = 128) -> str:
+    """A key quoted for one log line: printable ASCII as is, the rest escaped."""
+    shown = key[:limit].decode("ascii", "backslashreplace")
+    shown = "".join(ch if " " <= ch <= "~" else f"\\x{ord(ch):02x}" for ch in shown)
+    return "'" + shown + ("...'" if len(key) > limit else "'")
+
+
+class NeedMore(Exception):
+    """Internal: the input ends before position `end` (relative to the parsed buffer)."""
+
+    def __init__(self, end: int) -> None:
+        self.end = end
+
+
+class Corrupt(Exception):
+    """Internal: malformed bytes found at position `pos` of the parsed buffer."""
+
+    def __init__(self, reason: str, pos: int) -> None:
+        self.reason = reason
+        self.pos = pos
+        super().__init__(reason)

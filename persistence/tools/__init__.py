@@ -1,0 +1,1 @@
+"""Command-line tools that work on keelkv's persistence files (keelkv-check-rdb, ...)."""
