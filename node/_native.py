@@ -63,6 +63,7 @@ NATIVE_MODULES = [
     "persistence/rdb/encoder.py",
     "persistence/rdb/decoder.py",
     "persistence/rdb/dump.py",
+    "persistence/apply.py",
 ]
 
 

@@ -67,18 +67,26 @@ async def _serve(c: Client) -> None:
         except ProtocolError as exc:
             commands = []
             error = exc
+        durable_needed = 0
         if commands:
             server.mstime = mstime()
+            aof = server.aof_barrier
+            mark = aof.appended if aof is not None else 0
             for argv in commands:
                 status = execute(c, argv)
                 if status:
                     if status == BLOCKED:
                         if not await wait_unblocked(c, commands):
                             return
+                        # What served it was propagated by another client: wait for it too.
+                        mark = -1
                     elif status == PAUSED:
                         await wait_unpaused(c, argv)
                 if c.closing or c.close_after_reply:
                     break
+            aof = server.aof_barrier
+            if aof is not None and aof.appended > mark:
+                durable_needed = aof.appended
         if error is None and c.parser._pending_error is not None:
             error = c.parser._pending_error
         if error is not None:
@@ -91,6 +99,11 @@ async def _serve(c: Client) -> None:
             c.out.append(ReplyError(f"ERR Protocol error: {reason}").encode())
             server.log.verbose(f"Protocol error ({reason}) from client: {client_desc(c)}")
             c.close_after_reply = True
+        if durable_needed:
+            aof = server.aof_barrier
+            if aof is not None and aof.done_offset() < durable_needed:
+                # Durability before acknowledgement (appendfsync): the replies wait.
+                await aof.wait_for(durable_needed)
         if c.out and not await flush(c):
             break
         if c.close_after_reply:

@@ -132,6 +132,9 @@ class Database:
         if when is None or when > self.server.mstime:
             return False
         server = self.server
+        if server.loading:
+            # Replaying the AOF: each command meets the state it was written against.
+            return False
         if server.masterhost is not None:
             return not server.executing_master_stream
         if server.expire_deletions_paused():

@@ -151,6 +151,10 @@ class Server:
         # While a live snapshot runs (persistence/live_snapshot.py): called with a container
         # value just before a write changes it in place, so its old state is saved first.
         self.cow_guard: Callable[[Any], None] | None = None
+        # The AOF writer while the AOF is on (persistence/aof/writer.py): a client whose
+        # commands appended to it gets its replies only once they are as durable as
+        # appendfsync promises (node/connection.py).
+        self.aof_barrier: Any = None
         self.persistence: Any = None
         # Set with shutdown_event when startup must stop (an unreadable dataset).
         self.exit_status = 0

@@ -9,8 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from persistence.forkmon import maxmemory_warning
-from persistence.snapshot import RdbSnapshots
+from node._native import activate
+
+# The compiled modules (persistence/apply.py; persistence/rdb activates its own) come first.
+NATIVE = activate(__path__, "persistence")
+
+from persistence.aof.appendonly import AppendOnly  # noqa: E402
+from persistence.forkmon import maxmemory_warning  # noqa: E402
+from persistence.snapshot import RdbSnapshots  # noqa: E402
 
 if TYPE_CHECKING:
     from node.server import Server
@@ -23,12 +29,18 @@ class Persistence:
     def __init__(self, server: Server) -> None:
         self.server = server
         self.rdb = RdbSnapshots(server)
+        self.aof = AppendOnly(server)
         self.loading_progress: LoadingProgress | None = None
         self.last_load_keys_loaded = 0
         self.last_load_keys_expired = 0
 
+    def after_job(self, job: Any) -> None:
+        """A background job ended: start what was waiting for the child slot."""
+        if self.server.child is None and self.aof.rewrite_scheduled:
+            self.aof.start_rewrite()
+
     def info_persistence(self, server: Server) -> list[tuple[str, Any]]:
-        fields = self.rdb.info_persistence(server)
+        fields = self.rdb.info_persistence(server) + self.aof.info_persistence(server)
         fields += [
             ("rdb_last_load_keys_expired", self.last_load_keys_expired),
             ("rdb_last_load_keys_loaded", self.last_load_keys_loaded),
@@ -54,10 +66,15 @@ def _config_changed(server: Server) -> str | None:
 
 
 async def _load_at_startup(server: Server) -> None:
+    from persistence.aof.appendonly import load_at_startup as load_aof
     from persistence.loader import load_rdb_file
 
     warn_about_maxmemory(server)
-    if not await load_rdb_file(server, server.config.dbfilename):
+    if server.config.appendonly:
+        ok = await load_aof(server)
+    else:
+        ok = await load_rdb_file(server, server.config.dbfilename)
+    if not ok:
         server.exit_status = 1
         server.shutdown_event.set()
 
@@ -67,12 +84,16 @@ def install(server: Server) -> None:
     server.persistence = state
     rdb = state.rdb
     server.startup_hooks.append(_load_at_startup)
+    aof = state.aof
     server.cron_hooks.append(lambda s: rdb.cron())
+    server.cron_hooks.append(lambda s: aof.cron())
     server.disk_error_checks.append(rdb.misconf)
+    server.prepare_shutdown_hooks.append(aof.prepare_shutdown)
     server.prepare_shutdown_hooks.append(rdb.prepare_shutdown)
     server.flushall_hooks.append(rdb.after_flushall)
     server.info_hooks.setdefault("persistence", []).append(state.info_persistence)
     server.info_hooks.setdefault("stats", []).append(rdb.info_stats)
+    _chain_config_hook(server, "appendonly", aof.config_changed)
     for name in ("maxmemory", "save", "appendonly"):
         _chain_config_hook(server, name, _config_changed)
 

@@ -65,13 +65,13 @@ class _DbCopy:
 
 
 class LiveSnapshot:
-    """One running live snapshot; looks like a child to the rest of persistence."""
+    """One running live snapshot; answers like a forked child (persistence/background.py)."""
 
-    kind = "rdb"
     pid = 0
 
-    def __init__(self, server: Server, path: str, temp_path: str) -> None:
+    def __init__(self, server: Server, path: str, temp_path: str, aof_base: bool = False) -> None:
         self.server = server
+        self.aof_base = aof_base
         self.path = path
         self.temp_path = temp_path
         config = server.config
@@ -199,7 +199,7 @@ class LiveSnapshot:
     async def _write_all(self, fd: int) -> None:
         server = self.server
         encoder = self.encoder
-        buf = bytearray(encoder.header(aux_fields(server)))
+        buf = bytearray(encoder.header(aux_fields(server, aof_base=self.aof_base)))
         pending = self.pending
         deadline = time.monotonic() + SLICE_SECONDS
         for copy in self.dbs:

@@ -35,3 +35,8 @@ def bgsave(c: Client, argv: list[bytes]) -> Any:
         return Status("Background saving scheduled")
     reply = rdb.bgsave_command(schedule)
     return Status(reply) if isinstance(reply, str) else reply
+
+
+@command("bgrewriteaof", 1, "admin noscript", categories="admin slow dangerous")
+def bgrewriteaof(c: Client, argv: list[bytes]) -> Any:
+    return c.server.persistence.aof.bgrewriteaof_command(c.in_exec)

@@ -63,6 +63,25 @@ EOF_REASON: Final = "Unexpected EOF reading RDB file"
 _MODULE_CHARSET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
+def c_atoi(digits: bytes) -> int:
+    """C's atoi, as Redis reads the header's version: leading whitespace, a sign, then
+    digits up to the first other byte (so "-001" is -1 and " 010" is 10)."""
+    n = len(digits)
+    i = 0
+    while i < n and digits[i] in (32, 9, 10, 11, 12, 13):
+        i += 1
+    sign = 1
+    if i < n and digits[i] in (43, 45):
+        if digits[i] == 45:
+            sign = -1
+        i += 1
+    value = 0
+    while i < n and 48 <= digits[i] <= 57:
+        value = value * 10 + digits[i] - 48
+        i += 1
+    return sign * value
+
+
 def module_type_name(module_id: int) -> str:
     """moduleTypeNameByID: the 9-character module type name inside a 64-bit module id."""
     n = module_id >> 10
@@ -130,7 +149,9 @@ class RdbDecoder:
         # no error, not finished, no outstanding need.
         self._ready = False
         self._error: RdbError | None = None
-        # Where the last read ran out of input, for close()'s error.
+        # Where the last read ran out of input, for close()'s error: the stream offset the
+        # failed read began at (what Redis's rio had consumed), the stage, key and type.
+        self._eof_offset = 0
         self._eof_doing = DOING_START
         self._eof_key: bytes | None = None
         self._eof_type: int | None = None
@@ -157,13 +178,14 @@ class RdbDecoder:
             self._chunks_len += len(data)
 
     def close(self) -> None:
-        """No more input. Raises RdbError unless End was returned."""
+        """No more input (call after next_event returned None). Raises RdbError unless
+        End was returned; an EOF error's offset is where the read that ran out began."""
         if self._error is not None:
             raise self._error
         if not self._done:
             self._error = RdbError(
                 EOF_REASON,
-                self._base + len(self._data) + self._chunks_len,
+                self._eof_offset,
                 self._eof_doing,
                 self._eof_key,
                 self._eof_type,
@@ -231,6 +253,7 @@ class RdbDecoder:
                 return event
             except NeedMore as more:
                 self._ready = False
+                self._eof_offset = self._base + more.start
                 need = self._base + more.end
                 if need > self._base + len(self._data) + self._chunks_len:
                     self._need = need
@@ -263,18 +286,15 @@ class RdbDecoder:
         data = self._data
         if len(data) < 9:
             self._eof_doing = DOING_START
-            raise NeedMore(9)
+            raise NeedMore(0, 9)
+        # Redis reads the 9 header bytes in one go, then checks them: errors are at 9.
         if data[:5] != MAGIC:
             raise _Failure(
-                "Wrong signature trying to load DB from file", 0, DOING_START, None, None
+                "Wrong signature trying to load DB from file", 9, DOING_START, None, None
             )
-        digits = data[5:9]
-        n = 0
-        while n < 4 and 48 <= digits[n] <= 57:
-            n += 1
-        version = int(digits[:n]) if n else 0
+        version = c_atoi(data[5:9])
         if version < 1 or version > RDB_VERSION:
-            raise _Failure(f"Can't handle RDB format version {version}", 0, DOING_START, None, None)
+            raise _Failure(f"Can't handle RDB format version {version}", 9, DOING_START, None, None)
         self.version = version
         self._header_done = True
         self._pos = 9
@@ -310,7 +330,7 @@ class RdbDecoder:
         try:
             while True:
                 if pos >= len(data):
-                    raise NeedMore(pos + 1)
+                    raise NeedMore(pos, pos + 1)
                 op = data[pos]
                 if op == TYPE_STRING:
                     doing = DOING_READ_KEY
@@ -325,14 +345,14 @@ class RdbDecoder:
                 if op == OPCODE_EXPIRETIME_MS:
                     doing = DOING_READ_EXPIRE
                     if pos + 9 > len(data):
-                        raise NeedMore(pos + 9)
+                        raise NeedMore(pos + 1, pos + 9)
                     expire_ms = _UNPACK_I64(data, pos + 1)[0]
                     pos += 9
                     doing = DOING_READ_TYPE
                 elif op == OPCODE_EXPIRETIME:
                     doing = DOING_READ_EXPIRE
                     if pos + 5 > len(data):
-                        raise NeedMore(pos + 5)
+                        raise NeedMore(pos + 1, pos + 5)
                     expire_ms = _UNPACK_I32(data, pos + 1)[0] * 1000
                     pos += 5
                     doing = DOING_READ_TYPE
@@ -340,7 +360,7 @@ class RdbDecoder:
                     idle, pos = read_len(data, pos + 1)
                 elif op == OPCODE_FREQ:
                     if pos + 2 > len(data):
-                        raise NeedMore(pos + 2)
+                        raise NeedMore(pos + 1, pos + 2)
                     freq = data[pos + 1]
                     pos += 2
                 elif op == OPCODE_SELECTDB:
@@ -370,17 +390,20 @@ class RdbDecoder:
                     return self._read_eof(data, pos)
                 elif op == OPCODE_FUNCTION_PRE_GA:
                     doing = DOING_READ_FUNCTIONS
-                    raise Corrupt("Pre-release function format not supported.", pos)
+                    raise Corrupt("Pre-release function format not supported.", pos + 1)
                 elif op == OPCODE_MODULE_AUX:
                     doing = DOING_READ_MODULE_AUX
-                    module_id, _ = read_len(data, pos + 1)
+                    # rdbLoadRio reads the module id, when_opcode and when, then stops.
+                    module_id, p = read_len(data, pos + 1)
+                    _, p = read_len(data, p)
+                    _, p = read_len(data, p)
                     raise Corrupt(
                         "The RDB file contains AUX module data I can't load: no matching "
                         f"module '{module_type_name(module_id)}'",
-                        pos,
+                        p,
                     )
                 else:
-                    raise Corrupt(f"Invalid object type: {op}", pos)
+                    raise Corrupt(f"Invalid object type: {op}", pos + 1)
         except NeedMore:
             self._eof_doing = doing
             self._eof_key = key
@@ -414,14 +437,15 @@ class RdbDecoder:
                     doing = DOING_READ_KEY
                     key, p = read_string(data, pos + 1)
                     doing = DOING_READ_OBJECT_VALUE
-                    raise Corrupt(self._unsupported(type_id, key, data, p), p)
-                raise Corrupt(f"Invalid object type: {type_id}", pos)
+                    reason, p = self._unsupported(type_id, key, data, p)
+                    raise Corrupt(reason, p)
+                raise Corrupt(f"Invalid object type: {type_id}", pos + 1)
             doing = DOING_READ_KEY
             key, p = read_string(data, pos + 1)
             doing = DOING_READ_OBJECT_VALUE
             if blob_type:
                 blob, end = read_string(data, p)
-                value = blob_to_value(type_id, blob, p, self.limits)
+                value = blob_to_value(type_id, blob, end, self.limits)
                 self._pos = end
                 return KeyRecord(key, value, type_id, expire_ms, idle, freq)
             reader = ValueReader(type_id, self.limits, p)
@@ -436,22 +460,26 @@ class RdbDecoder:
             raise _Failure(c.reason, c.pos, doing, key, type_id) from None
         return self._resume_pending()
 
-    def _unsupported(self, type_id: int, key: bytes, data: bytes, pos: int) -> str:
+    def _unsupported(self, type_id: int, key: bytes, data: bytes, pos: int) -> tuple[str, int]:
+        """The refusal of a stream or module value at `pos`, and where it is reported
+        (after the module id, where rdbLoadObject refuses an unknown module type)."""
         if type_id in (TYPE_STREAM_LISTPACKS, TYPE_STREAM_LISTPACKS_2):
             return (
                 f"Key {repr_key(key)} holds a stream (type {type_id} {type_name(type_id)}): "
                 "streams are not supported by keelkv"
-            )
+            ), pos
         name = "?????????"
         try:
-            module_id, _ = read_len(data, pos)
+            module_id, pos = read_len(data, pos)
             name = module_type_name(module_id)
-        except (NeedMore, Corrupt):
-            pass
+        except NeedMore as more:
+            pos = more.start
+        except Corrupt as c:
+            pos = c.pos
         return (
             f"Key {repr_key(key)} holds module data (type {type_id} {type_name(type_id)}): "
             f"The RDB file contains module data I can't load: no matching module type '{name}'"
-        )
+        ), pos
 
     def _read_eof(self, data: bytes, pos: int) -> End:
         stored = 0
@@ -459,13 +487,13 @@ class RdbDecoder:
         if self.version >= 5:
             end = pos + 9
             if end > len(data):
-                raise NeedMore(end)
+                raise NeedMore(pos + 1, end)
             stored = _UNPACK_U64(data, pos + 1)[0]
         computed = 0
         if self.check_crc:
             computed = crc64(memoryview(data)[self._crc_pos : pos + 1], self._crc)
             if stored != 0 and stored != computed:
-                raise _Failure("RDB CRC error", pos + 1, DOING_CHECK_SUM, None, None)
+                raise _Failure("RDB CRC error", end, DOING_CHECK_SUM, None, None)
         self._pos = end
         self._crc_pos = end
         self._done = True
@@ -490,8 +518,8 @@ def decode_value(type_id: int, data: bytes, limits: EncodingLimits) -> object:
     data = bytes(data)
     try:
         value, end = read_value(type_id, data, 0, limits)
-    except NeedMore:
-        raise RdbError(EOF_REASON, len(data), DOING_READ_OBJECT_VALUE, None, type_id) from None
+    except NeedMore as more:
+        raise RdbError(EOF_REASON, more.start, DOING_READ_OBJECT_VALUE, None, type_id) from None
     except Corrupt as c:
         raise RdbError(c.reason, c.pos, DOING_READ_OBJECT_VALUE, None, type_id) from None
     if end != len(data):

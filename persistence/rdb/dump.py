@@ -52,7 +52,7 @@ def load_dump_payload(payload: bytes, limits: EncodingLimits) -> object:
     try:
         value, _ = read_value(type_id, data, 1, limits)
     except NeedMore as more:
-        raise RdbError(BAD_FORMAT, more.end, "read-object-value", None, type_id) from None
+        raise RdbError(BAD_FORMAT, more.start, "read-object-value", None, type_id) from None
     except Corrupt as c:
         raise RdbError(BAD_FORMAT, c.pos, "read-object-value", None, type_id) from c
     if value is None:

@@ -44,14 +44,21 @@ def repr_key(key: bytes, limit: int = 128) -> str:
 
 
 class NeedMore(Exception):
-    """Internal: the input ends before position `end` (relative to the parsed buffer)."""
+    """Internal: a read of bytes [start, end) of the parsed buffer runs past its end.
 
-    def __init__(self, end: int) -> None:
+    `end` is how far the input must reach before retrying; `start` is where the failed
+    read began, which is how many bytes Redis's rio reader had consumed when it hit EOF
+    (rioRead is all-or-nothing), so an EOF error reports that offset.
+    """
+
+    def __init__(self, start: int, end: int) -> None:
+        self.start = start
         self.end = end
 
 
 class Corrupt(Exception):
-    """Internal: malformed bytes found at position `pos` of the parsed buffer."""
+    """Internal: malformed bytes found; `pos` is where Redis's reader stands when it
+    notices (after the bad byte, blob or element), relative to the parsed buffer."""
 
     def __init__(self, reason: str, pos: int) -> None:
         self.reason = reason

@@ -1,9 +1,10 @@
 """RDB lengths (spec §3), strings (§4: int encodings, LZF, raw) and the CRC-64 (§9).
 
 Readers work on an immutable `bytes` buffer and a position and return (value, new
-position). A read that runs past the buffer raises NeedMore(end) with the position it
-needs, so an incremental caller knows how many bytes to wait for; malformed bytes raise
-Corrupt(reason, pos).
+position). A read that runs past the buffer raises NeedMore(start, end): where the failed
+read began and the position it needs, so an incremental caller knows how many bytes to
+wait for; malformed bytes raise Corrupt(reason, pos) with pos just after them (where
+Redis's reader stands when it notices).
 """
 
 from __future__ import annotations
@@ -127,58 +128,65 @@ def encode_string(s: bytes, compression: bool = True) -> bytes:
 
 
 def read_len(data: bytes, pos: int) -> tuple[int, int]:
-    """A length (not a string encoding) at `pos`; returns (length, next position)."""
+    """A length (not a string encoding) at `pos`; returns (length, next position).
+
+    Error positions follow rdbLoadLenByRef's reads: the first byte, then the rest.
+    """
     if pos >= len(data):
-        raise NeedMore(pos + 1)
+        raise NeedMore(pos, pos + 1)
     b = data[pos]
     if b < 0x40:
         return b, pos + 1
     if b < 0x80:
         if pos + 2 > len(data):
-            raise NeedMore(pos + 2)
+            raise NeedMore(pos + 1, pos + 2)
         return ((b & 0x3F) << 8) | data[pos + 1], pos + 2
     if b == 0x80:
         if pos + 5 > len(data):
-            raise NeedMore(pos + 5)
+            raise NeedMore(pos + 1, pos + 5)
         return _UNPACK_BE32(data, pos + 1)[0], pos + 5
     if b == 0x81:
         if pos + 9 > len(data):
-            raise NeedMore(pos + 9)
+            raise NeedMore(pos + 1, pos + 9)
         return _UNPACK_BE64(data, pos + 1)[0], pos + 9
     if b >= 0xC0:
-        raise Corrupt(f"Unexpected string encoding {b & 0x3F} where a length was expected", pos)
-    raise Corrupt(f"Unknown length encoding {b >> 6} in rdbLoadLen()", pos)
+        raise Corrupt(f"Unexpected string encoding {b & 0x3F} where a length was expected", pos + 1)
+    raise Corrupt(f"Unknown length encoding {b >> 6} in rdbLoadLen()", pos + 1)
 
 
 def read_string(data: bytes, pos: int) -> tuple[bytes, int]:
-    """str() at `pos` (raw, int-encoded or LZF); returns (bytes, next position)."""
+    """str() at `pos` (raw, int-encoded or LZF); returns (bytes, next position).
+
+    Error positions follow rdbGenericLoadStringObject: the length is one read, the
+    bytes it announces another.
+    """
     size = len(data)
     if pos >= size:
-        raise NeedMore(pos + 1)
+        raise NeedMore(pos, pos + 1)
     b = data[pos]
     if b < 0x40:
         end = pos + 1 + b
         if end > size:
-            raise NeedMore(end)
+            raise NeedMore(pos + 1, end)
         return data[pos + 1 : end], end
     if b < 0x80:
         if pos + 2 > size:
-            raise NeedMore(pos + 2)
+            raise NeedMore(pos + 1, pos + 2)
         end = pos + 2 + (((b & 0x3F) << 8) | data[pos + 1])
         if end > size:
-            raise NeedMore(end)
+            raise NeedMore(pos + 2, end)
         return data[pos + 2 : end], end
     if b == ENC_INT8:
         if pos + 2 > size:
-            raise NeedMore(pos + 2)
+            raise NeedMore(pos + 1, pos + 2)
         return _INT8_TEXT[data[pos + 1]], pos + 2
     if b == ENC_INT16:
         if pos + 3 > size:
-            raise NeedMore(pos + 3)
+            raise NeedMore(pos + 1, pos + 3)
         return b"%d" % _UNPACK_I16(data, pos + 1)[0], pos + 3
     if b == ENC_INT32:
         if pos + 5 > size:
-            raise NeedMore(pos + 5)
+            raise NeedMore(pos + 1, pos + 5)
         return b"%d" % _UNPACK_I32(data, pos + 1)[0], pos + 5
     if b == ENC_LZF:
         return _read_lzf(data, pos)
@@ -186,11 +194,11 @@ def read_string(data: bytes, pos: int) -> tuple[bytes, int]:
         n, start = read_len(data, pos)
         end = start + n
         if end > size:
-            raise NeedMore(end)
+            raise NeedMore(start, end)
         return data[start:end], end
     if b >= 0xC0:
-        raise Corrupt(f"Unknown RDB string encoding type {b & 0x3F}", pos)
-    raise Corrupt(f"Unknown length encoding {b >> 6} in rdbLoadLen()", pos)
+        raise Corrupt(f"Unknown RDB string encoding type {b & 0x3F}", pos + 1)
+    raise Corrupt(f"Unknown length encoding {b >> 6} in rdbLoadLen()", pos + 1)
 
 
 def _read_lzf(data: bytes, pos: int) -> tuple[bytes, int]:
@@ -198,15 +206,15 @@ def _read_lzf(data: bytes, pos: int) -> tuple[bytes, int]:
     ulen, p = read_len(data, p)
     end = p + clen
     if end > len(data):
-        raise NeedMore(end)
+        raise NeedMore(p, end)
     # One LZF item yields at most 264 bytes from 3; a bigger claim is corrupt, and
     # refusing it keeps a forged length from allocating gigabytes.
     if ulen == 0 or clen == 0 or ulen > clen * 88 + 32:
-        raise Corrupt("Invalid LZF compressed string", pos)
+        raise Corrupt("Invalid LZF compressed string", end)
     try:
         out = lzf.decompress(data[p:end], ulen)
     except ValueError:
         out = None
     if out is None or len(out) != ulen:
-        raise Corrupt("Invalid LZF compressed string", pos)
+        raise Corrupt("Invalid LZF compressed string", end)
     return out, end

@@ -109,7 +109,11 @@ def _pairs_to_zset(items: list[bytes], pos: int, what: str, limits: EncodingLimi
 
 
 def blob_to_value(type_id: int, blob: bytes, pos: int, limits: EncodingLimits) -> object:
-    """The value held by the single str() blob of a compact type (`pos`: for errors)."""
+    """The value held by the single str() blob of a compact type.
+
+    `pos` is where errors are reported: the blob's end, as Redis validates a blob only
+    once it has read all of it.
+    """
     if type_id == TYPE_STRING:
         return blob
     try:
@@ -220,7 +224,7 @@ class ValueReader:
                 field, p = read_string(data, pos)
                 value, p = read_string(data, p)
                 if field in items:
-                    raise Corrupt("Duplicate hash fields detected", pos)
+                    raise Corrupt("Duplicate hash fields detected", p)
                 items[field] = value
                 remaining -= 1
                 pos = p
@@ -236,7 +240,7 @@ class ValueReader:
             while remaining:
                 member, p = read_string(data, pos)
                 if member in items:
-                    raise Corrupt("Duplicate set members detected", pos)
+                    raise Corrupt("Duplicate set members detected", p)
                 items.add(member)
                 remaining -= 1
                 pos = p
@@ -266,17 +270,18 @@ class ValueReader:
             while remaining:
                 member, p = read_string(data, pos)
                 if p + 8 > len(data):
-                    raise NeedMore(p + 8)
+                    raise NeedMore(p, p + 8)
                 score = _UNPACK_DOUBLE(data, p)[0]
+                p += 8
                 if score != score:
-                    raise Corrupt("Zset with NAN score detected", pos)
+                    raise Corrupt("Zset with NAN score detected", p)
                 if member in items:
-                    raise Corrupt("Duplicate zset fields detected", pos)
+                    raise Corrupt("Duplicate zset fields detected", p)
                 items[member] = score
                 if len(member) > maxlen:
                     maxlen = len(member)
                 remaining -= 1
-                pos = p + 8
+                pos = p
         finally:
             self.remaining = remaining
             self.pos = pos
@@ -292,23 +297,22 @@ class ValueReader:
             while remaining:
                 member, p = read_string(data, pos)
                 if p >= len(data):
-                    raise NeedMore(p + 1)
+                    raise NeedMore(p, p + 1)
                 n = data[p]
+                p += 1
                 if n == 253:
-                    raise Corrupt("Zset with NAN score detected", pos)
+                    raise Corrupt("Zset with NAN score detected", p)
                 if n == 254:
                     score = float("inf")
-                    p += 1
                 elif n == 255:
                     score = float("-inf")
-                    p += 1
                 else:
-                    if p + 1 + n > len(data):
-                        raise NeedMore(p + 1 + n)
-                    score = _score_from_text(data[p + 1 : p + 1 + n], pos)
-                    p += 1 + n
+                    if p + n > len(data):
+                        raise NeedMore(p, p + n)
+                    score = _score_from_text(data[p : p + n], p + n)
+                    p += n
                 if member in items:
-                    raise Corrupt("Duplicate zset fields detected", pos)
+                    raise Corrupt("Duplicate zset fields detected", p)
                 items[member] = score
                 if len(member) > maxlen:
                     maxlen = len(member)
@@ -326,18 +330,18 @@ class ValueReader:
         try:
             while remaining:
                 container, p = read_len(data, pos)
+                if container != QUICKLIST_NODE_PACKED and container != QUICKLIST_NODE_PLAIN:
+                    raise Corrupt(
+                        f"Quicklist integrity check failed. (unknown container {container})", p
+                    )
                 blob, p = read_string(data, p)
                 if container == QUICKLIST_NODE_PACKED:
                     try:
                         items.extend(decode_listpack(blob))
                     except ListpackError as exc:
-                        raise Corrupt(f"Listpack integrity check failed. ({exc})", pos) from None
-                elif container == QUICKLIST_NODE_PLAIN:
-                    items.append(blob)
+                        raise Corrupt(f"Listpack integrity check failed. ({exc})", p) from None
                 else:
-                    raise Corrupt(
-                        f"Quicklist integrity check failed. (unknown container {container})", pos
-                    )
+                    items.append(blob)
                 remaining -= 1
                 pos = p
         finally:
@@ -354,7 +358,7 @@ class ValueReader:
                 try:
                     items.extend(decode_ziplist(blob))
                 except ZiplistError as exc:
-                    raise Corrupt(f"Ziplist integrity check failed. ({exc})", pos) from None
+                    raise Corrupt(f"Ziplist integrity check failed. ({exc})", p) from None
                 remaining -= 1
                 pos = p
         finally:
@@ -366,7 +370,7 @@ def read_value(type_id: int, data: bytes, pos: int, limits: EncodingLimits) -> t
     """A whole value of a type 7.0 loads, from a complete buffer; (value, next position)."""
     if type_id in BLOB_TYPES:
         blob, end = read_string(data, pos)
-        return blob_to_value(type_id, blob, pos, limits), end
+        return blob_to_value(type_id, blob, end, limits), end
     if type_id in COLLECTION_TYPES:
         reader = ValueReader(type_id, limits, pos)
         value = reader.step(data)

@@ -77,6 +77,7 @@ def restart(node: ServerProcess, *extra: str) -> ServerProcess:
 
 
 DEBUG = ("--enable-debug-command", "yes")
+FORK = ("--snapshot-mode", "fork")
 
 
 def bgsave(node: ServerProcess, *args: str) -> bytes:
@@ -109,7 +110,7 @@ def test_save_writes_a_dump_that_loads_at_start_with_the_same_dataset() -> None:
 
 
 def test_bgsave_reports_its_child_and_copy_on_write() -> None:
-    node = start_keelkv(*DEBUG)
+    node = start_keelkv(*DEBUG, *FORK)
     try:
         r = node.client()
         fill(r, 5000)
@@ -133,7 +134,7 @@ def test_bgsave_reports_its_child_and_copy_on_write() -> None:
 
 
 def test_bgsave_refuses_a_second_one_and_schedules_with_schedule() -> None:
-    node = start_keelkv(*DEBUG)
+    node = start_keelkv(*DEBUG, *FORK)
     try:
         r = node.client()
         fill(r, 30000)
@@ -213,7 +214,7 @@ def test_bgsave_under_write_load_holds_the_point_in_time_state(mode: str) -> Non
 
 
 def test_killed_child_sets_err_keeps_the_old_dump_and_stops_writes() -> None:
-    node = start_keelkv(*DEBUG, "--save", "3600", "1")
+    node = start_keelkv(*DEBUG, *FORK, "--save", "3600", "1")
     try:
         r = node.client()
         r.set("first", "1")
@@ -241,8 +242,9 @@ def test_killed_child_sets_err_keeps_the_old_dump_and_stops_writes() -> None:
         node.stop()
 
 
-def test_failing_child_is_reported_and_leaves_no_temp_file() -> None:
-    node = start_keelkv(*DEBUG)
+@pytest.mark.parametrize("mode", ["fork", "live"])
+def test_failing_background_save_is_reported_and_leaves_no_temp_file(mode: str) -> None:
+    node = start_keelkv(*DEBUG, "--snapshot-mode", mode)
     try:
         r = node.client()
         r.set("a", "1")
@@ -471,7 +473,7 @@ def test_fork_that_cannot_fit_is_refused_with_a_clear_error(tmp_path: Path) -> N
         log = open(tmp_path / "node.log", "ab")  # noqa: SIM115
         env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
         proc = subprocess.Popen(
-            keelkv_argv(port, *DEBUG),
+            keelkv_argv(port, *DEBUG, *FORK),
             cwd=tmp_path,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -101,7 +101,7 @@ def test_crc_mismatch_is_an_error(tmp_path: Path) -> None:
     status, lines = run(tmp_path, bytes(data))
     assert status == 1
     assert lines[1] == "--- RDB ERROR DETECTED ---"
-    assert lines[2].endswith("] RDB CRC error")
+    assert lines[2] == f"[offset {len(data)}] RDB CRC error"  # after reading the trailer
     assert lines[3:] == ["[additional info] While doing: check-sum", *counters(1)]
 
 
@@ -182,26 +182,75 @@ def test_c_string_cuts_at_nul_and_long_messages(tmp_path: Path) -> None:
 
 
 def test_header_errors(tmp_path: Path) -> None:
+    """The 9 header bytes are read before they are checked: errors are at offset 9."""
     status, lines = run(tmp_path, b"REDIS0011" + b"\xff" + bytes(8))
     assert status == 1
-    assert lines[2].endswith("] Can't handle RDB format version 11")
+    assert lines[2] == "[offset 9] Can't handle RDB format version 11"
     assert lines[3:] == [
         "[additional info] While doing: start",
         "[additional info] Reading type 0 (string)",
         *counters(0),
     ]
     status, lines = run(tmp_path, b"REDIX0010\xff")
-    assert lines[2].endswith("] Wrong signature trying to load DB from file")
+    assert lines[2] == "[offset 9] Wrong signature trying to load DB from file"
     status, lines = run(tmp_path, b"")
     assert lines[2] == "[offset 0] Unexpected EOF reading RDB file"
+    status, lines = run(tmp_path, b"REDIS00")  # the 9-byte read fails whole
+    assert lines[2] == "[offset 0] Unexpected EOF reading RDB file"
+    # The version is atoi() of the 4 bytes: a sign and leading blanks count.
+    status, lines = run(tmp_path, b"REDIS-001\xff")
+    assert lines[2] == "[offset 9] Can't handle RDB format version -1"
+    status, lines = run(tmp_path, b"REDIS0x10\xff")
+    assert lines[2] == "[offset 9] Can't handle RDB format version 0"
+    status, lines = run(tmp_path, rdb(b"", header=b"REDIS 010"))
+    assert status == 0
 
 
 def test_unknown_type_and_opcode(tmp_path: Path) -> None:
     for byte in (20, 8, 0xF4):
         status, lines = run(tmp_path, rdb(b"\x00" + rstr("k") + rstr("v") + bytes((byte,))))
         assert status == 1
-        assert lines[2].endswith(f"] Invalid object type: {byte}")
+        assert lines[2] == f"[offset 15] Invalid object type: {byte}"  # after the type byte
         assert lines[3:] == ["[additional info] While doing: read-type", *counters(1)]
+
+
+@pytest.mark.parametrize(
+    ("body", "offset", "reason"),
+    [
+        # After the bad length byte (a length cannot start 10xxxxxx except 80 and 81).
+        (b"\xfe\x00\x04" + rstr("k") + b"\x82", 15, "rdb.c:236 -> Unknown length encoding 2"),
+        (b"\x00" + rstr("k") + b"\xc5", 13, "rdb.c:529 -> Unknown RDB string encoding type 5"),
+        # After the element whose name repeats (the field's value is read first).
+        (
+            b"\x04" + rstr("k") + b"\x02" + rstr("f") + rstr("1") + rstr("f") + rstr("2") + b"\x00",
+            21,
+            "rdb.c:1951 -> Hash with dup elements",
+        ),
+        (b"\x02" + rstr("k") + b"\x02" + rstr("m") + rstr("m"), 17, "rdb.c:1829 -> Duplicate set"),
+        # After the score that is NaN.
+        (
+            b"\x05" + rstr("k") + b"\x01" + rstr("m") + struct.pack("<d", float("nan")),
+            23,
+            "rdb.c:1882 -> Zset with NAN score detected",
+        ),
+        # After the whole blob: Redis validates what it has read.
+        (
+            b"\x0b" + rstr("k") + rstr(struct.pack("<IIhh", 2, 2, 5, 3)),
+            25,
+            "rdb.c:2214 -> Intset integrity check failed.",
+        ),
+        (b"\x00" + rstr("k") + b"\xc3\x02\x05\x00a", 17, "rdb.c:413 -> Invalid LZF compressed"),
+        # A quicklist node's container is checked before the node is read.
+        (b"\x12" + rstr("k") + b"\x01\x03\x20", 14, "rdb.c:2048 -> Quicklist integrity check"),
+    ],
+)
+def test_corruption_offsets(tmp_path: Path, body: bytes, offset: int, reason: str) -> None:
+    """Where redis-check-rdb 7.0.15 reported these (checked against the binary)."""
+    status, lines = run(tmp_path, rdb(body))
+    assert status == 1
+    error = lines[lines.index("--- RDB ERROR DETECTED ---") + 1]
+    assert error.startswith(f"[offset {offset}] Internal error in RDB reading offset 0,")
+    assert reason in error
 
 
 def test_function_library(tmp_path: Path) -> None:

@@ -222,7 +222,7 @@ REDIS_7_0_15_CONFIG = {
 # keelkv's one deliberate difference: it listens on loopback unless told otherwise.
 KEELKV_DEFAULT_DIFFERENCES = {"bind": "127.0.0.1 -::1"}
 # keelkv's own directives, which Redis does not have.
-KEELKV_ONLY = {"snapshot-mode": "fork"}
+KEELKV_ONLY = {"snapshot-mode": "live"}
 # Hidden in Redis: answered by exact name only, never by a glob.
 REDIS_HIDDEN = {
     "key-load-delay": "0",

@@ -257,29 +257,39 @@ def test_encode_decode_round_trip(
 # -- truncation -----------------------------------------------------------------------
 
 
-def test_truncation_at_every_byte_is_a_clear_eof_error() -> None:
-    data = sample_file()
-    for cut in range(len(data)):
-        d = RdbDecoder(L)
-        d.feed(data[:cut])
+def _doing_after_cut(data: bytes, cut: int, chunk: int | None = None) -> RdbError:
+    d = RdbDecoder(L)
+    step = chunk or max(cut, 1)
+    for i in range(0, cut, step):
+        d.feed(data[i : min(i + step, cut)])
         while d.next_event() is not None:
             pass
-        with pytest.raises(RdbError) as info:
-            d.close()
-        err = info.value
-        assert err.reason == "Unexpected EOF reading RDB file"
-        assert err.offset == cut
-        assert str(err).startswith(f"[offset {cut}] Unexpected EOF reading RDB file")
-
-
-def _doing_after_cut(data: bytes, cut: int) -> RdbError:
-    d = RdbDecoder(L)
-    d.feed(data[:cut])
-    while d.next_event() is not None:
-        pass
     with pytest.raises(RdbError) as info:
         d.close()
     return info.value
+
+
+def test_truncation_at_every_byte_is_a_clear_eof_error() -> None:
+    """The offset is where the read that ran out began (what Redis's rio had consumed):
+    never past the cut, never going back as the cut grows, the cut itself when it falls
+    between records, and the same whatever the chunking."""
+    data = sample_file()
+    d = RdbDecoder(L)
+    d.feed(data)
+    record_ends = {9}
+    while d.next_event() is not None:
+        record_ends.add(d.offset)
+    last = 0
+    for cut in range(len(data)):
+        err = _doing_after_cut(data, cut)
+        assert err.reason == "Unexpected EOF reading RDB file"
+        assert last <= err.offset <= cut
+        if cut in record_ends:
+            assert err.offset == cut
+        assert str(err).startswith(f"[offset {err.offset}] Unexpected EOF reading RDB file")
+        chunked = _doing_after_cut(data, cut, chunk=7)
+        assert (chunked.offset, chunked.doing, chunked.key) == (err.offset, err.doing, err.key)
+        last = err.offset
 
 
 def test_truncation_reports_what_was_being_read() -> None:
@@ -290,17 +300,31 @@ def test_truncation_reports_what_was_being_read() -> None:
     end = enc.end()
     data = head + sel + key + end
     k0 = len(head) + len(sel)
-    assert _doing_after_cut(data, 5).doing == "start"
-    assert _doing_after_cut(data, 12).doing == "read-aux"
-    assert _doing_after_cut(data, len(head) + 1).doing == "read-len"
-    assert _doing_after_cut(data, k0 + 4).doing == "read-expire"
-    err = _doing_after_cut(data, k0 + 9 + 3)
-    assert (err.doing, err.key, err.type_id) == ("read-key", None, 4)
+    assert (len(head), k0) == (27, 32)
+
+    def at(cut: int) -> tuple[int, str]:
+        err = _doing_after_cut(data, cut)
+        return err.offset, err.doing
+
+    # Each offset is where the failed read began: the 9-byte header, the aux key's bytes
+    # after its length byte, the length after FE, the 8 expire bytes after FC.
+    assert at(5) == (0, "start")
+    assert at(12) == (11, "read-aux")
+    assert at(len(head) + 1) == (28, "read-len")
+    assert at(k0 + 4) == (k0 + 1, "read-expire")
+    err = _doing_after_cut(data, k0 + 9 + 3)  # in the key name, after its length byte
+    assert (err.offset, err.doing, err.key, err.type_id) == (k0 + 11, "read-key", None, 4)
+    # In the first field's 100-byte value: its data starts after a 2-byte length.
     err = _doing_after_cut(data, k0 + 9 + 1 + 8 + 50)
-    assert (err.doing, err.key, err.type_id) == ("read-object-value", b"h:large", 4)
+    assert (err.offset, err.doing, err.key, err.type_id) == (
+        k0 + 24,
+        "read-object-value",
+        b"h:large",
+        4,
+    )
     assert "reading key 'h:large', reading type 4 (hash-hashtable)" in str(err)
-    assert _doing_after_cut(data, len(data) - 3).doing == "check-sum"
-    assert _doing_after_cut(data, len(data) - 9).doing == "read-type"
+    assert at(len(data) - 3) == (len(data) - 8, "check-sum")
+    assert at(len(data) - 9) == (len(data) - 9, "read-type")
 
 
 def test_bytes_after_end_are_left_unconsumed() -> None:
@@ -328,7 +352,7 @@ def test_flipped_value_byte_is_a_crc_error() -> None:
     data[at] ^= 0x20
     err = decode_error(bytes(data))
     assert (err.reason, err.doing) == ("RDB CRC error", "check-sum")
-    assert err.offset == len(data) - 8
+    assert err.offset == len(data)  # after the trailer: Redis reads it, then compares
 
 
 def test_flipped_crc_byte_is_a_crc_error_unless_not_checked() -> None:
@@ -407,7 +431,7 @@ def test_bad_listpack_in_a_key_names_key_type_and_offset() -> None:
     err = decode_error(_file(10, body))
     assert err.reason.startswith("Listpack integrity check failed.")
     assert (err.key, err.type_id, err.doing) == (b"h:bad", 16, "read-object-value")
-    assert err.offset == 9 + 2 + 1 + 6  # where the blob starts
+    assert err.offset == 9 + 2 + 1 + 6 + 1 + len(blob)  # after the blob: Redis reads it whole
     assert "reading type 16 (hash-listpack)" in str(err)
 
 
@@ -421,8 +445,13 @@ def test_module_and_stream_data_are_refused_by_name() -> None:
     err = decode_error(_file(10, b"\xfe\x00\x07\x03mod" + b"\x81" + struct.pack(">Q", module_id)))
     assert "module" in err.reason and "'mymodtype'" in err.reason
     assert (err.key, err.type_id) == (b"mod", 7)
-    err = decode_error(_file(10, b"\xf7\x81" + struct.pack(">Q", module_id)))
+    err = decode_error(_file(10, b"\xfe\x00\x06\x03mod" + b"\x81" + struct.pack(">Q", module_id)))
+    assert "module" in err.reason and "'mymodtype'" in err.reason
+    assert err.offset == 9 + 2 + 1 + 4 + 9  # after the module id, where Redis refuses it
+    # Module id, when_opcode (2: uint) and when, then refused (the server's behaviour).
+    err = decode_error(_file(10, b"\xf7\x81" + struct.pack(">Q", module_id) + b"\x02\x02"))
     assert "AUX module data" in err.reason and err.doing == "read-module-aux"
+    assert "'mymodtype'" in err.reason and err.offset == 9 + 1 + 9 + 2
     for t in (15, 19):
         err = decode_error(_file(10, b"\xfe\x00" + bytes((t,)) + b"\x02st\x01"))
         assert "stream" in err.reason and "not supported" in err.reason

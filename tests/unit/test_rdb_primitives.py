@@ -42,18 +42,26 @@ def test_length_reader_accepts_non_minimal_forms() -> None:
 
 
 def test_length_reader_rejects_corrupt_and_string_encodings() -> None:
-    with pytest.raises(Corrupt, match="Unknown length encoding"):
-        read_len(b"\x82", 0)
-    with pytest.raises(Corrupt, match="string encoding"):
+    # Reported after the bad byte: rdbLoadLen has read it when it gives up.
+    with pytest.raises(Corrupt, match="Unknown length encoding") as info:
+        read_len(b"xx\x82", 2)
+    assert info.value.pos == 3
+    with pytest.raises(Corrupt, match="string encoding") as info:
         read_len(b"\xc0\x01", 0)
+    assert info.value.pos == 1
 
 
-@pytest.mark.parametrize("data", [b"", b"\x40", b"\x80\x00\x00", b"\x81\x00"])
-def test_length_reader_asks_for_exactly_the_missing_bytes(data: bytes) -> None:
+@pytest.mark.parametrize(
+    ("data", "start", "end"),
+    [(b"", 0, 1), (b"\x40", 1, 2), (b"\x80\x00\x00", 1, 5), (b"\x81\x00", 1, 9)],
+)
+def test_length_reader_asks_for_exactly_the_missing_bytes(
+    data: bytes, start: int, end: int
+) -> None:
+    """`end`: how far to wait; `start`: where rdbLoadLenByRef's failed rioRead began."""
     with pytest.raises(NeedMore) as info:
         read_len(data, 0)
-    expected = {b"": 1, b"\x40": 2, b"\x80\x00\x00": 5, b"\x81\x00": 9}[data]
-    assert info.value.end == expected
+    assert (info.value.start, info.value.end) == (start, end)
 
 
 @pytest.mark.parametrize(
@@ -143,23 +151,41 @@ def test_lzf_is_used_only_when_at_least_4_bytes_are_saved() -> None:
     ],
 )
 def test_bad_lzf_is_corrupt(bad: bytes) -> None:
-    with pytest.raises(Corrupt, match="Invalid LZF compressed string"):
-        read_string(bad, 0)
+    with pytest.raises(Corrupt, match="Invalid LZF compressed string") as info:
+        read_string(b"xyz" + bad + b"more", 3)
+    assert info.value.pos == 3 + len(bad)  # after the compressed bytes, as Redis reads them first
 
 
 @pytest.mark.parametrize("first", [0xC4, 0xC5, 0xFF])
 def test_unknown_string_encoding_is_corrupt(first: int) -> None:
-    with pytest.raises(Corrupt, match="Unknown RDB string encoding type"):
-        read_string(bytes((first, 0, 0, 0, 0)), 0)
+    with pytest.raises(Corrupt, match="Unknown RDB string encoding type") as info:
+        read_string(bytes((0, first, 0, 0, 0, 0)), 1)
+    assert info.value.pos == 2
 
 
-def test_string_reader_needs_whole_payload() -> None:
+@pytest.mark.parametrize(
+    ("data", "start", "end"),
+    [
+        (b"", 0, 1),
+        (b"\x05abc", 1, 6),  # 6-bit length: the bytes are one read
+        (b"\x40", 1, 2),  # 14-bit length: its second byte
+        (b"\x40\xc8abc", 2, 2 + 200),
+        (b"\x80\x00\x01", 1, 5),  # 32-bit length
+        (b"\x80\x00\x01\x00\x00abc", 5, 5 + 65536),
+        (b"\xc0", 1, 2),  # int8
+        (b"\xc1\x01", 1, 3),  # int16
+        (b"\xc2\x01\x02\x03", 1, 5),  # int32
+        (b"\xc3\x40", 2, 3),  # LZF: compressed length, then the uncompressed one
+        (b"\xc3\x09\x40", 3, 4),
+        (b"\xc3\x09\x40\xc8\x01", 4, 4 + 9),  # then the compressed bytes
+    ],
+)
+def test_string_reader_reports_the_read_that_ran_out(data: bytes, start: int, end: int) -> None:
+    """`end`: how far the input must reach; `start`: where rdbGenericLoadStringObject's
+    failed rioRead began (what redis-check-rdb prints for a file cut there)."""
     with pytest.raises(NeedMore) as info:
-        read_string(b"\x40\xc8abc", 0)
-    assert info.value.end == 2 + 200
-    with pytest.raises(NeedMore) as info:
-        read_string(b"\xc3\x09\x40\xc8\x01", 0)
-    assert info.value.end == 4 + 9
+        read_string(data, 0)
+    assert (info.value.start, info.value.end) == (start, end)
 
 
 @pytest.mark.parametrize(

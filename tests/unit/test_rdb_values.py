@@ -305,36 +305,60 @@ def test_empty_collections_decode_to_none(type_id: int, data: bytes) -> None:
     assert decode_value(type_id, data, L) is None
 
 
+_BAD_LP = encode_listpack([b"a", b"b"])[:-1] + b"\x00"
+
+
+# `offset`: where Redis's reader stands when it gives up (redis-check-rdb prints it): after
+# the element, score or blob found bad, at the start of a read that ran out.
 @pytest.mark.parametrize(
-    ("type_id", "data", "reason"),
+    ("type_id", "data", "reason", "offset"),
     [
-        (4, b"\x02\x01a\x01b\x01a\x01c", "Duplicate hash fields"),
-        (16, encode_string(encode_listpack([b"a", b"1", b"a", b"2"])), "Duplicate hash fields"),
-        (16, encode_string(encode_listpack([b"a", b"1", b"b"])), "odd number"),
-        (2, b"\x02\x01a\x01a", "Duplicate set members"),
+        (4, b"\x02\x01a\x01b\x01a\x01c", "Duplicate hash fields", 9),
+        (16, encode_string(encode_listpack([b"a", b"1", b"a", b"2"])), "Duplicate hash fields", -1),
+        (16, encode_string(encode_listpack([b"a", b"1", b"b"])), "odd number", -1),
+        (2, b"\x03\x01a\x01a\x01b", "Duplicate set members", 5),
         (
             5,
             b"\x02\x01a" + struct.pack("<d", 1) + b"\x01a" + struct.pack("<d", 2),
             "Duplicate zset",
+            21,
         ),
-        (5, b"\x01\x01a" + struct.pack("<d", float("nan")), "NAN"),
-        (17, encode_string(encode_listpack([b"a", b"nan"])), "NAN"),
-        (17, encode_string(encode_listpack([b"a", b"1", b"a", b"2"])), "Duplicate zset"),
-        (17, encode_string(encode_listpack([b"a", b"x1"])), "score"),
-        (11, encode_string(struct.pack("<II", 2, 0)), "Intset integrity"),
-        (16, encode_string(encode_listpack([b"a", b"b"])[:-1] + b"\x00"), "Listpack integrity"),
-        (0, b"\x05abc", "Unexpected EOF"),
-        (0, b"\x01ab", "bytes after the value"),
-        (4, b"\x02\x01a\x01b", "Unexpected EOF"),
-        (20, b"\x00", "Invalid object type: 20"),
-        (8, b"\x00", "Invalid object type: 8"),
-        (19, b"\x00", "stream"),
+        (5, b"\x02\x01a" + struct.pack("<d", float("nan")) + b"\x01b", "NAN", 11),
+        (3, b"\x02\x01a\xfd\x01b\xfe", "NAN", 4),
+        (3, b"\x02\x01a\x03nan\x01b\xfe", "NAN", 7),
+        (3, b"\x02\x01a\x02zz\x01b\xfe", "unreadable score", 6),
+        (3, b"\x03\x01a\x011\x01a\x012\x01b\xfe", "Duplicate zset", 9),
+        (17, encode_string(encode_listpack([b"a", b"nan"])), "NAN", -1),
+        (17, encode_string(encode_listpack([b"a", b"1", b"a", b"2"])), "Duplicate zset", -1),
+        (17, encode_string(encode_listpack([b"a", b"x1"])), "score", -1),
+        (11, encode_string(struct.pack("<II", 2, 0)), "Intset integrity", -1),
+        (16, encode_string(_BAD_LP), "Listpack integrity", -1),
+        (
+            18,
+            b"\x02\x02" + encode_string(_BAD_LP, False) + b"\x01\x01a",
+            "Listpack integrity",
+            2 + 1 + len(_BAD_LP),
+        ),
+        # A bad container is refused before its node is read, even a truncated one.
+        (18, b"\x01\x03\x40", "Quicklist integrity", 2),
+        (14, b"\x01\x03abc", "Ziplist integrity", 5),
+        (4, b"\x01\x01a\xc3\x01\x05\x00", "Invalid LZF", 7),
+        (4, b"\x82", "Unknown length encoding", 1),
+        (4, b"\x01\xc5", "Unknown RDB string encoding type 5", 2),
+        (0, b"\x05abc", "Unexpected EOF", 1),
+        (0, b"\x01ab", "bytes after the value", 2),
+        (4, b"\x02\x01a\x01b", "Unexpected EOF", 5),
+        (5, b"\x01\x01a\x00\x00", "Unexpected EOF", 3),
+        (20, b"\x00", "Invalid object type: 20", 0),
+        (8, b"\x00", "Invalid object type: 8", 0),
+        (19, b"\x00", "stream", 0),
     ],
 )
-def test_corrupt_values_raise(type_id: int, data: bytes, reason: str) -> None:
+def test_corrupt_values_raise(type_id: int, data: bytes, reason: str, offset: int) -> None:
     with pytest.raises(RdbError, match=reason) as info:
         decode_value(type_id, data, L)
     assert info.value.doing in ("read-object-value", "read-type")
+    assert info.value.offset == (len(data) if offset < 0 else offset)  # -1: after the blob
 
 
 def test_encoding_an_empty_collection_is_refused() -> None:

@@ -1,0 +1,262 @@
+"""The AOF write path: the propagated stream into the current incr file, under appendfsync.
+
+The writer is a consumer of `propagate` (node/propagate.py): every vector becomes RESP in
+an in-memory buffer (with SELECT on database change and, with aof-timestamp-enabled,
+`#TS:` annotations). What that buffer must reach before a client may see the reply to a
+write depends on `appendfsync` (spec/aof.md §4.1):
+
+- `always`: the disk. Clients whose commands appended bytes wait (`wait_for`) until an fsync
+  covers them. One task writes and fsyncs everything buffered so far in a worker thread,
+  so all writes that arrive while an fsync runs share the next one (group commit).
+- `everysec`: the kernel. The buffer is written synchronously before the reply, and a
+  background fsync runs at most once a second. If that fsync is still running, the write is
+  postponed (Redis's rule) for up to 2 s, then forced (`aof_delayed_fsync`).
+- `no`: the kernel; the OS decides when to flush.
+
+A failed write (ENOSPC, EIO) is cut back to the last complete byte the file held before it,
+so the file never ends torn; the data stays in the buffer, writes are refused with
+`-MISCONF Errors writing to the AOF file: ...`, and the buffer is retried every second until
+the disk accepts it (then `AOF write error looks solved, Redis can write again.`). With
+`always`, the clients whose writes it holds keep waiting for their replies meanwhile, so no
+write is ever acknowledged before it is durable.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+from typing import TYPE_CHECKING
+
+import trio
+
+from node.propagate import StreamEncoder
+from node.resp import ReplyError
+
+if TYPE_CHECKING:
+    from node.server import Server
+
+FSYNC_POSTPONE_LIMIT = 2.0
+RETRY_INTERVAL = 1.0
+
+
+class AofWriter:
+    """Appends to one open incr file; `server.aof_barrier` while the AOF is on."""
+
+    def __init__(self, server: Server, fd: int, size: int) -> None:
+        self.server = server
+        self.fd = fd
+        self.encoder = StreamEncoder()
+        self.buf = bytearray()
+        # Offsets in the stream of bytes this writer was given (not file offsets).
+        self.appended = 0  # fed to the buffer
+        self.written = 0  # handed to the kernel
+        self.synced = 0  # covered by an fsync
+        self.file_size = size  # bytes in the file, for rewrite triggers and INFO
+        self.last_ts = 0
+        self.policy = server.config.appendfsync
+        self.timestamps = bool(server.config.aof_timestamp_enabled)
+        self.last_write_ok = True
+        self.last_write_error = ""
+        self.fsync_in_progress = False
+        self.postponed_since = 0.0
+        self.delayed_fsync = 0
+        self.last_fsync = time.monotonic()
+        self._work = trio.Event()
+        self._progress = trio.Event()
+        self.closed = False
+
+    # -- the stream consumer ------------------------------------------------------------
+
+    def feed(self, db: int, argv: list[bytes]) -> None:
+        buf = self.buf
+        before = len(buf)
+        if self.timestamps:
+            now = int(time.time())
+            if now > self.last_ts:
+                self.last_ts = now
+                buf += b"#TS:%d\r\n" % now
+        buf += self.encoder.encode(db, argv)
+        self.appended += len(buf) - before
+        if self.policy == "always":
+            self._work.set()
+
+    # -- durability for replies --------------------------------------------------------
+
+    def done_offset(self) -> int:
+        return self.synced if self.policy == "always" else self.written
+
+    async def wait_for(self, target: int) -> None:
+        """Return once the stream up to `target` is as durable as appendfsync promises."""
+        if self.policy != "always":
+            self.write_pending()
+            return
+        while self.synced < target and not self.closed:
+            event = self._progress
+            self._work.set()
+            await event.wait()
+
+    # -- writing -----------------------------------------------------------------------
+
+    def write_pending(self) -> None:
+        """everysec / no: hand the buffer to the kernel now (before replies go out)."""
+        if not self.buf or self.closed:
+            return
+        if self.policy == "everysec" and self.fsync_in_progress:
+            now = time.monotonic()
+            if not self.postponed_since:
+                self.postponed_since = now
+                return
+            if now - self.postponed_since < FSYNC_POSTPONE_LIMIT:
+                return
+            self.delayed_fsync += 1
+            self.server.log.notice(
+                "Asynchronous AOF fsync is taking too long (disk is busy?). Writing the AOF "
+                "buffer without waiting for fsync to complete, this may slow down Redis."
+            )
+        self.postponed_since = 0.0
+        data = bytes(self.buf)
+        if self._write(data):
+            del self.buf[: len(data)]
+            self.written += len(data)
+
+    def _write(self, data: bytes) -> bool:
+        """Write all of `data` or nothing: a partial write is truncated away."""
+        start = self.file_size
+        done = 0
+        try:
+            while done < len(data):
+                done += os.write(self.fd, data[done:])
+        except OSError as exc:
+            if done:
+                try:
+                    os.ftruncate(self.fd, start)
+                except OSError:
+                    self.server.log.warning(
+                        f"Could not remove a short write from the AOF ({exc.strerror}); "
+                        "the next successful write completes the record."
+                    )
+                    self.file_size += done
+                    # The kernel has these bytes now: keep only the rest in the buffer.
+                    del self.buf[:done]
+                    self.written += done
+            self._write_failed(exc)
+            return False
+        self.file_size += done
+        self._write_succeeded()
+        return True
+
+    def _write_failed(self, exc: OSError) -> None:
+        reason = exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
+        if self.last_write_ok:
+            self.server.log.warning(f"Error writing to the AOF file: {reason}")
+        self.last_write_ok = False
+        self.last_write_error = reason
+        self.server.update_gates()
+
+    def _write_succeeded(self) -> None:
+        if not self.last_write_ok:
+            self.server.log.warning("AOF write error looks solved, Redis can write again.")
+            self.last_write_ok = True
+            self.last_write_error = ""
+            self.server.update_gates()
+
+    def misconf(self, server: Server) -> ReplyError | None:
+        if self.last_write_ok:
+            return None
+        return ReplyError(f"MISCONF Errors writing to the AOF file: {self.last_write_error}")
+
+    # -- background tasks ----------------------------------------------------------------
+
+    async def run(self) -> None:
+        """The writer's own task: group commit (always), the once-a-second fsync (everysec),
+        and retries after a write error."""
+        while not self.closed:
+            if self.policy == "always":
+                with trio.move_on_after(RETRY_INTERVAL):
+                    await self._work.wait()
+                self._work = trio.Event()
+                await self._commit_group()
+            else:
+                await trio.sleep(RETRY_INTERVAL if self.policy == "no" else 0.1)
+                if self.buf:
+                    self.write_pending()
+                if (
+                    self.policy == "everysec"
+                    and self.written > self.synced
+                    and time.monotonic() - self.last_fsync >= 1.0
+                    and not self._fsync_paused()
+                ):
+                    await self._background_fsync()
+
+    def _fsync_paused(self) -> bool:
+        """no-appendfsync-on-rewrite: no fsync while a child is saving."""
+        return bool(self.server.config.no_appendfsync_on_rewrite) and self.server.child is not None
+
+    async def _background_fsync(self) -> None:
+        target = self.written
+        self.fsync_in_progress = True
+        try:
+            await trio.to_thread.run_sync(os.fdatasync, self.fd)
+            self.synced = max(self.synced, target)
+        except OSError as exc:
+            self._write_failed(exc)
+        finally:
+            self.fsync_in_progress = False
+            self.last_fsync = time.monotonic()
+
+    async def _commit_group(self) -> None:
+        """always: write and fsync everything buffered, then release its waiters."""
+        if not self.buf and self.synced >= self.written:
+            return
+        data = bytes(self.buf)
+        end = self.written + len(data)
+        fd = self.fd
+        start = self.file_size
+
+        def write_and_sync() -> None:
+            done = 0
+            try:
+                while done < len(data):
+                    done += os.write(fd, data[done:])
+                os.fdatasync(fd)
+            except OSError:
+                if done:
+                    try:
+                        os.ftruncate(fd, start)
+                    except OSError:
+                        pass
+                raise
+
+        try:
+            await trio.to_thread.run_sync(write_and_sync)
+        except OSError as exc:
+            self._write_failed(exc)
+            await trio.sleep(RETRY_INTERVAL)
+            return
+        del self.buf[: len(data)]
+        self.file_size += len(data)
+        self.written = end
+        self.synced = end
+        self._write_succeeded()
+        progress, self._progress = self._progress, trio.Event()
+        progress.set()
+
+    def flush_and_sync(self) -> None:
+        """Everything buffered to disk now, synchronously (shutdown, switching files)."""
+        if self.buf:
+            data = bytes(self.buf)
+            if not self._write(data):
+                raise OSError(errno.EIO, self.last_write_error)
+            del self.buf[: len(data)]
+            self.written += len(data)
+        os.fdatasync(self.fd)
+        self.synced = self.written
+        progress, self._progress = self._progress, trio.Event()
+        progress.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self._work.set()
+        progress, self._progress = self._progress, trio.Event()
+        progress.set()
