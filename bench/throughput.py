@@ -5,7 +5,7 @@ settings, runs `redis-benchmark -t set,get,incr,lpush,hset -c 50` with -P 1 and 
 each, alternating which goes first every round, and prints per test the median keelkv/redis
 requests-per-second ratio and each server's user-CPU microseconds per request (from /proc).
 
-    python3 bench/throughput.py [--rounds 3] [--aof] [-n 100000]
+    python3 bench/throughput.py [--rounds 3] [--aof | --appendfsync always] [--tests set] [-n 100000]
 
 Not part of the test suite: figures depend on the machine and on what else runs on it.
 """
@@ -73,12 +73,20 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--aof", action="store_true", help="appendonly yes, appendfsync everysec")
     parser.add_argument(
+        "--appendfsync",
+        choices=["always", "everysec", "no"],
+        help="appendonly yes with this policy",
+    )
+    parser.add_argument("--tests", default=",".join(TESTS), help="comma-separated tests")
+    parser.add_argument(
         "-n", "--requests", type=int, default=100_000, help="requests per P1 run (P16 runs 5x)"
     )
     args = parser.parse_args()
+    policy = args.appendfsync or ("everysec" if args.aof else None)
     persistence = (
-        ["--appendonly", "yes", "--appendfsync", "everysec"] if args.aof else ["--appendonly", "no"]
+        ["--appendonly", "yes", "--appendfsync", policy] if policy else ["--appendonly", "no"]
     )
+    tests = args.tests.split(",")
     keel = start_keelkv(*persistence, workdir=Path(tempfile.mkdtemp(prefix="bench-keelkv-")))
     real = start_redis(*persistence, workdir=Path(tempfile.mkdtemp(prefix="bench-redis-")))
     results: dict[tuple[str, int], dict[str, list[tuple[float, float]]]] = {}
@@ -89,7 +97,7 @@ def main() -> int:
                 order.reverse()
             for pipeline in (1, 16):
                 n = args.requests * (5 if pipeline == 16 else 1)
-                for test in TESTS:
+                for test in tests:
                     for name, server in order:
                         rps, us = measure(server, test, pipeline, n)
                         results.setdefault((test, pipeline), {}).setdefault(name, []).append(
@@ -99,7 +107,7 @@ def main() -> int:
     finally:
         keel.stop()
         real.stop()
-    mode = "appendonly yes, everysec" if args.aof else "appendonly no"
+    mode = f"appendonly yes, appendfsync {policy}" if policy else "appendonly no"
     print(f"keelkv vs redis-server {mode}, redis-benchmark -c 50, median of {args.rounds} rounds")
     print(
         f"{'test':<8}{'P':>3}{'keelkv rps':>13}{'redis rps':>13}{'ratio':>8}{'keelkv us/req':>15}{'redis us/req':>14}"

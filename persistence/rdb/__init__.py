@@ -21,7 +21,16 @@ from persistence.rdb.decoder import RdbDecoder, decode_value
 from persistence.rdb.dump import dump_payload, load_dump_payload
 from persistence.rdb.encoder import RdbEncoder, encode_value
 from persistence.rdb.errors import RdbError
-from persistence.rdb.events import Aux, End, Event, FunctionLib, KeyRecord, ResizeDb, SelectDb
+from persistence.rdb.events import (
+    Aux,
+    End,
+    Event,
+    FunctionLib,
+    KeyRecord,
+    ModuleAux,
+    ResizeDb,
+    SelectDb,
+)
 from persistence.rdb.limits import EncodingLimits, hash_is_listpack, set_is_intset
 from persistence.rdb.primitives import crc64
 
@@ -33,6 +42,7 @@ __all__ = [
     "Event",
     "FunctionLib",
     "KeyRecord",
+    "ModuleAux",
     "RdbDecoder",
     "RdbEncoder",
     "RdbError",

@@ -70,6 +70,14 @@ TYPE_NAMES: Final = (
 QUICKLIST_NODE_PLAIN: Final = 1
 QUICKLIST_NODE_PACKED: Final = 2
 
+# Module data: what follows each opcode (RDB_MODULE_OPCODE_*), up to MODULE_OPCODE_EOF.
+MODULE_OPCODE_EOF: Final = 0
+MODULE_OPCODE_SINT: Final = 1
+MODULE_OPCODE_UINT: Final = 2
+MODULE_OPCODE_FLOAT: Final = 3
+MODULE_OPCODE_DOUBLE: Final = 4
+MODULE_OPCODE_STRING: Final = 5
+
 # redis-check-rdb's "While doing:" words (rdb_check_doing_string).
 DOING_START: Final = "start"
 DOING_READ_TYPE: Final = "read-type"

@@ -25,6 +25,12 @@ from persistence.rdb.constants import (
     DOING_READ_TYPE,
     DOING_START,
     MAGIC,
+    MODULE_OPCODE_DOUBLE,
+    MODULE_OPCODE_EOF,
+    MODULE_OPCODE_FLOAT,
+    MODULE_OPCODE_SINT,
+    MODULE_OPCODE_STRING,
+    MODULE_OPCODE_UINT,
     OPCODE_AUX,
     OPCODE_EOF,
     OPCODE_EXPIRETIME,
@@ -45,9 +51,18 @@ from persistence.rdb.constants import (
     type_name,
 )
 from persistence.rdb.errors import Corrupt, NeedMore, RdbError, repr_key
-from persistence.rdb.events import Aux, End, Event, FunctionLib, KeyRecord, ResizeDb, SelectDb
+from persistence.rdb.events import (
+    Aux,
+    End,
+    Event,
+    FunctionLib,
+    KeyRecord,
+    ModuleAux,
+    ResizeDb,
+    SelectDb,
+)
 from persistence.rdb.limits import EncodingLimits
-from persistence.rdb.primitives import crc64, read_len, read_string
+from persistence.rdb.primitives import crc64, read_len, read_len_lenient, read_string
 from persistence.rdb.values import (
     BLOB_TYPES,
     COLLECTION_TYPES,
@@ -92,6 +107,49 @@ def module_type_name(module_id: int) -> str:
     return "".join(reversed(chars))
 
 
+def skip_module_value(data: bytes, pos: int, name: str) -> int:
+    """rdbLoadCheckModuleValue: module data read generically, opcode by opcode, up to its
+    EOF opcode (unknown opcodes are passed over, as Redis does); returns the end.
+
+    A read that runs out is named after what it was reading, as Redis reports it.
+    """
+    while True:
+        opcode, pos = read_len_lenient(data, pos)
+        if opcode == MODULE_OPCODE_EOF:
+            return pos
+        try:
+            if opcode in (MODULE_OPCODE_SINT, MODULE_OPCODE_UINT):
+                _, pos = read_len_lenient(data, pos)
+            elif opcode == MODULE_OPCODE_STRING:
+                _, pos = read_string(data, pos)
+            elif opcode in (MODULE_OPCODE_FLOAT, MODULE_OPCODE_DOUBLE):
+                end = pos + (4 if opcode == MODULE_OPCODE_FLOAT else 8)
+                if end > len(data):
+                    raise NeedMore(pos, end)
+                pos = end
+        except NeedMore as more:
+            what = _MODULE_READS.get(opcode, "integer")
+            raise NeedMore(
+                more.start, more.end, f"Error reading {what} from module {name} value"
+            ) from None
+
+
+def _read_module_id(data: bytes, pos: int) -> tuple[str, int]:
+    """A module value's module id, as its module type name; (name, next position)."""
+    try:
+        module_id, pos = read_len_lenient(data, pos)
+    except NeedMore as more:
+        raise NeedMore(more.start, more.end, "Short read module id") from None
+    return module_type_name(module_id), pos
+
+
+_MODULE_READS: Final = {
+    MODULE_OPCODE_STRING: "string",
+    MODULE_OPCODE_FLOAT: "float",
+    MODULE_OPCODE_DOUBLE: "double",
+}
+
+
 class _Failure(Exception):
     """Internal: a Corrupt with the stage it happened in."""
 
@@ -128,11 +186,20 @@ class _Pending:
 
 
 class RdbDecoder:
-    """Incremental RDB reader: `feed` bytes, take events from `next_event`, then `close`."""
+    """Incremental RDB reader: `feed` bytes, take events from `next_event`, then `close`.
 
-    def __init__(self, limits: EncodingLimits, *, check_crc: bool = True) -> None:
+    `check_mode` reads module data as redis-check-rdb does instead of refusing it (no
+    module is loaded to make sense of it): MODULE_AUX records come out as ModuleAux
+    events, and keys of type 7 (module-2) as KeyRecords whose value is the module type
+    name; either's data is skipped.
+    """
+
+    def __init__(
+        self, limits: EncodingLimits, *, check_crc: bool = True, check_mode: bool = False
+    ) -> None:
         self.limits = limits
         self.check_crc = check_crc
+        self.check_mode = check_mode
         self.version = 0
         self._data = b""  # working buffer; bytes before _pos are consumed
         self._pos = 0
@@ -145,6 +212,8 @@ class RdbDecoder:
         self._header_done = False
         self._done = False
         self._pending: _Pending | None = None
+        # Check mode: the module whose MODULE_AUX data follows (ModuleAux was returned).
+        self._module_aux: str | None = None
         # True when next_event may try its fast path: header read, no partial value,
         # no error, not finished, no outstanding need.
         self._ready = False
@@ -152,6 +221,7 @@ class RdbDecoder:
         # Where the last read ran out of input, for close()'s error: the stream offset the
         # failed read began at (what Redis's rio had consumed), the stage, key and type.
         self._eof_offset = 0
+        self._eof_reason = EOF_REASON
         self._eof_doing = DOING_START
         self._eof_key: bytes | None = None
         self._eof_type: int | None = None
@@ -184,7 +254,7 @@ class RdbDecoder:
             raise self._error
         if not self._done:
             self._error = RdbError(
-                EOF_REASON,
+                self._eof_reason,
                 self._eof_offset,
                 self._eof_doing,
                 self._eof_key,
@@ -245,15 +315,18 @@ class RdbDecoder:
             try:
                 if self._pending is not None:
                     event = self._resume_pending()
+                elif self._module_aux is not None:
+                    event = self._skip_module_aux(self._module_aux)
                 elif self._header_done:
                     event = self._read_record()
                 else:
                     event = self._read_header()
-                self._ready = self._pending is None and not self._done
+                self._ready = self._pending is None and self._module_aux is None and not self._done
                 return event
             except NeedMore as more:
                 self._ready = False
                 self._eof_offset = self._base + more.start
+                self._eof_reason = more.reason or EOF_REASON
                 need = self._base + more.end
                 if need > self._base + len(self._data) + self._chunks_len:
                     self._need = need
@@ -393,15 +466,22 @@ class RdbDecoder:
                     raise Corrupt("Pre-release function format not supported.", pos + 1)
                 elif op == OPCODE_MODULE_AUX:
                     doing = DOING_READ_MODULE_AUX
-                    # rdbLoadRio reads the module id, when_opcode and when, then stops.
-                    module_id, p = read_len(data, pos + 1)
-                    _, p = read_len(data, p)
-                    _, p = read_len(data, p)
-                    raise Corrupt(
-                        "The RDB file contains AUX module data I can't load: no matching "
-                        f"module '{module_type_name(module_id)}'",
-                        p,
-                    )
+                    module_id, p = read_len_lenient(data, pos + 1)
+                    when_opcode, p = read_len_lenient(data, p)
+                    _, p = read_len_lenient(data, p)
+                    if when_opcode != MODULE_OPCODE_UINT:
+                        raise Corrupt("bad when_opcode", p)
+                    name = module_type_name(module_id)
+                    if not self.check_mode:
+                        # Like rdbLoadRio with no module to hand the data to.
+                        raise Corrupt(
+                            "The RDB file contains AUX module data I can't load: no matching "
+                            f"module '{name}'",
+                            p,
+                        )
+                    self._pos = p
+                    self._module_aux = name
+                    return ModuleAux(module_id, name)
                 else:
                     raise Corrupt(f"Invalid object type: {op}", pos + 1)
         except NeedMore:
@@ -437,8 +517,23 @@ class RdbDecoder:
                     doing = DOING_READ_KEY
                     key, p = read_string(data, pos + 1)
                     doing = DOING_READ_OBJECT_VALUE
-                    reason, p = self._unsupported(type_id, key, data, p)
-                    raise Corrupt(reason, p)
+                    if type_id in (TYPE_STREAM_LISTPACKS, TYPE_STREAM_LISTPACKS_2):
+                        raise Corrupt(
+                            f"Key {repr_key(key)} holds a stream (type {type_id} "
+                            f"{type_name(type_id)}): streams are not supported by keelkv",
+                            p,
+                        )
+                    name, p = _read_module_id(data, p)
+                    if type_id == TYPE_MODULE_2 and self.check_mode:
+                        self._pos = skip_module_value(data, p, name)
+                        return KeyRecord(key, name.encode(), type_id, expire_ms, idle, freq)
+                    # Refused after the module id, like rdbLoadObject without the module.
+                    raise Corrupt(
+                        f"Key {repr_key(key)} holds module data (type {type_id} "
+                        f"{type_name(type_id)}): The RDB file contains module data I can't "
+                        f"load: no matching module type '{name}'",
+                        p,
+                    )
                 raise Corrupt(f"Invalid object type: {type_id}", pos + 1)
             doing = DOING_READ_KEY
             key, p = read_string(data, pos + 1)
@@ -460,26 +555,19 @@ class RdbDecoder:
             raise _Failure(c.reason, c.pos, doing, key, type_id) from None
         return self._resume_pending()
 
-    def _unsupported(self, type_id: int, key: bytes, data: bytes, pos: int) -> tuple[str, int]:
-        """The refusal of a stream or module value at `pos`, and where it is reported
-        (after the module id, where rdbLoadObject refuses an unknown module type)."""
-        if type_id in (TYPE_STREAM_LISTPACKS, TYPE_STREAM_LISTPACKS_2):
-            return (
-                f"Key {repr_key(key)} holds a stream (type {type_id} {type_name(type_id)}): "
-                "streams are not supported by keelkv"
-            ), pos
-        name = "?????????"
+    def _skip_module_aux(self, name: str) -> Event:
+        """Check mode: pass over the data of the MODULE_AUX whose header was returned."""
         try:
-            module_id, pos = read_len(data, pos)
-            name = module_type_name(module_id)
-        except NeedMore as more:
-            pos = more.start
+            self._pos = skip_module_value(self._data, self._pos, name)
+        except NeedMore:
+            self._eof_doing = DOING_READ_MODULE_AUX
+            self._eof_key = None
+            self._eof_type = None
+            raise
         except Corrupt as c:
-            pos = c.pos
-        return (
-            f"Key {repr_key(key)} holds module data (type {type_id} {type_name(type_id)}): "
-            f"The RDB file contains module data I can't load: no matching module type '{name}'"
-        ), pos
+            raise _Failure(c.reason, c.pos, DOING_READ_MODULE_AUX, None, None) from None
+        self._module_aux = None
+        return self._read_record()
 
     def _read_eof(self, data: bytes, pos: int) -> End:
         stored = 0

@@ -51,9 +51,10 @@ class NeedMore(Exception):
     (rioRead is all-or-nothing), so an EOF error reports that offset.
     """
 
-    def __init__(self, start: int, end: int) -> None:
+    def __init__(self, start: int, end: int, reason: str | None = None) -> None:
         self.start = start
         self.end = end
+        self.reason = reason  # what an EOF here is called, when not "Unexpected EOF ..."
 
 
 class Corrupt(Exception):

@@ -86,6 +86,18 @@ class FunctionLib:
 
 
 @dataclass(frozen=True, slots=True)
+class ModuleAux:
+    """MODULE_AUX (F7), in check mode only: a module's auxiliary data, read and skipped.
+
+    Returned once its header (module id, when_opcode, when) is read, before the data:
+    redis-check-rdb reports "MODULE AUX for: <name>" at that point.
+    """
+
+    module_id: int
+    name: str  # the module type name inside module_id
+
+
+@dataclass(frozen=True, slots=True)
 class End:
     """EOF (FF). `checksum_stored` 0 means the writer did not compute one (or version < 5);
     `checksum_computed` is 0 when the decoder was told not to check."""
@@ -94,4 +106,4 @@ class End:
     checksum_computed: int
 
 
-Event = Aux | SelectDb | ResizeDb | KeyRecord | FunctionLib | End
+Event = Aux | SelectDb | ResizeDb | KeyRecord | FunctionLib | ModuleAux | End

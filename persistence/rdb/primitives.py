@@ -154,6 +154,14 @@ def read_len(data: bytes, pos: int) -> tuple[int, int]:
     raise Corrupt(f"Unknown length encoding {b >> 6} in rdbLoadLen()", pos + 1)
 
 
+def read_len_lenient(data: bytes, pos: int) -> tuple[int, int]:
+    """rdbLoadLen(rdb, NULL) where Redis reads module data: a string-encoding byte
+    11xxxxxx is not refused but read as the 6-bit length xxxxxx."""
+    if pos < len(data) and data[pos] >= 0xC0:
+        return data[pos] & 0x3F, pos + 1
+    return read_len(data, pos)
+
+
 def read_string(data: bytes, pos: int) -> tuple[bytes, int]:
     """str() at `pos` (raw, int-encoded or LZF); returns (bytes, next position).
 

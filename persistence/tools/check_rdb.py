@@ -16,9 +16,13 @@ Quirks of redis-check-rdb kept on purpose (each one checked against the real bin
   at rdb.c:LINE -> reason" (INTERNAL_ERRORS holds the lines) and is followed by the
   serverLog line "PID:C date # Terminating server after rdb file reading failure.", which
   Redis writes to stdout as well.
+* Module data is read generically and skipped (the decoder's check mode): a MODULE_AUX
+  record prints "MODULE AUX for: <module type>", a type-7 key counts as a key. Cut just
+  before one of its opcodes, redis-check-rdb loops forever; keelkv reports an EOF.
 
-Offsets come from the decoder (RdbError.offset, RdbDecoder.offset after each record);
-detail the decoder adds to a reason that Redis does not print goes to stderr.
+Offsets come from the decoder (RdbError.offset: how many bytes Redis's rio had consumed
+when it failed; RdbDecoder.offset after each record); detail the decoder adds to a
+reason that Redis does not print goes to stderr.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from persistence.rdb import (
     EncodingLimits,
     End,
     KeyRecord,
+    ModuleAux,
     RdbDecoder,
     RdbError,
     SelectDb,
@@ -80,6 +85,9 @@ REDIS_TYPE_NAMES: Final = (
 # "Internal error in RDB reading offset 0, function at rdb.c:LINE -> REASON".
 # Keys are the decoder's reason up to any " (detail)"; a type id picks the call site where
 # Redis words it per type; None matches any type.
+# A type-6 module value (type 7 is read generically): the decoder's reason names the key
+# first, Redis's starts here.
+MODULE_DATA_REASON: Final = "The RDB file contains module data I can't load"
 INTERNAL_ERRORS: Final[dict[str, dict[int | None, tuple[str | None, int]]]] = {
     "Unknown length encoding": {None: (None, 236)},
     "Invalid LZF compressed string": {None: (None, 413)},
@@ -118,6 +126,13 @@ INTERNAL_ERRORS: Final[dict[str, dict[int | None, tuple[str | None, int]]]] = {
     "Zset listpack integrity check failed.": {None: (None, 2255)},
     "Hash ziplist integrity check failed.": {None: (None, 2275)},
     "Hash listpack integrity check failed.": {None: (None, 2301)},
+    # Module data, which redis-check-rdb reads generically (rdbLoadCheckModuleValue).
+    "Error reading integer from module": {None: (None, 1540)},
+    "Error reading string from module": {None: (None, 1546)},
+    "Error reading float from module": {None: (None, 1553)},
+    "Error reading double from module": {None: (None, 1559)},
+    "Short read module id": {None: (None, 2622)},
+    MODULE_DATA_REASON: {None: (None, 2636)},
 }
 
 
@@ -130,6 +145,9 @@ def redis_reason(reason: str, type_id: int | None) -> str:
     Corruption found inside rdb.c is reported through rdbReportError, which prefixes the
     reason with its source line; the decoder's extra " (detail)" is not part of it.
     """
+    module_data = reason.find(MODULE_DATA_REASON)
+    if module_data > 0:
+        reason = reason[module_data:]
     for known, sites in INTERNAL_ERRORS.items():
         if reason.startswith(known):
             site = sites.get(type_id) or sites.get(None)
@@ -303,7 +321,7 @@ def check(path: str, out: BinaryIO, progress: Progress | None = None) -> int:
 
 
 def _check_stream(f: BinaryIO, report: Report, progress: Progress | None) -> int:
-    dec = RdbDecoder(EncodingLimits(), check_crc=True)
+    dec = RdbDecoder(EncodingLimits(), check_crc=True, check_mode=True)
     now_ms = int(time.time() * 1000)
     # redis-check-rdb's rdbstate.key_type: 0 until the first key is complete, then -1.
     last_type = 0
@@ -338,6 +356,8 @@ def _check_stream(f: BinaryIO, report: Report, progress: Progress | None) -> int
                     )
                 elif isinstance(ev, SelectDb):
                     report.info(dec.offset, b"Selecting DB ID %d" % ev.db)
+                elif isinstance(ev, ModuleAux):
+                    report.info(dec.offset, b"MODULE AUX for: " + ev.name.encode())
                 elif isinstance(ev, End):
                     _report_checksum(dec, ev, report)
                     ended = True

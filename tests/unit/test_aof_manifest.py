@@ -24,7 +24,9 @@ from persistence.aof.manifest import (
     temp_manifest_name,
 )
 
-FRESH = b"file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+FRESH = (
+    b"file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+)
 HISTORY = (
     b"file appendonly.aof.2.base.aof seq 2 type b\n"
     b"file appendonly.aof.1.incr.aof seq 1 type h\n"
@@ -154,7 +156,12 @@ def test_reader_accepts_what_redis_accepts() -> None:
             None,
             None,
         ),
-        (b"file a seq 1 type b\n\nfile b seq 2 type i\n", "Invalid AOF manifest file format", 2, b""),
+        (
+            b"file a seq 1 type b\n\nfile b seq 2 type i\n",
+            "Invalid AOF manifest file format",
+            2,
+            b"",
+        ),
         (b"   \t\r\n", "Invalid AOF manifest file format", 1, b""),
         (b"file a seq 1 type\n", "Invalid AOF manifest file format", 1, b"file a seq 1 type"),
         (b"file a seq 1\n", "Invalid AOF manifest file format", 1, b"file a seq 1"),
@@ -163,10 +170,30 @@ def test_reader_accepts_what_redis_accepts() -> None:
         (b'file a seq 1 type ""\n', "Invalid AOF manifest file format", 1, b'file a seq 1 type ""'),
         (b"name a seq 1 type b\n", "Invalid AOF manifest file format", 1, b"name a seq 1 type b"),
         (b'file "a seq 1 type b\n', "Invalid AOF manifest file format", 1, b'file "a seq 1 type b'),
-        (b'file "a"b seq 1 type b\n', "Invalid AOF manifest file format", 1, b'file "a"b seq 1 type b'),
-        (b"file it's seq 2 type i\n", "Invalid AOF manifest file format", 1, b"file it's seq 2 type i"),
-        (b"file x/y seq 1 type b\n", "File can't be a path, just a filename", 1, b"file x/y seq 1 type b"),
-        (b"file x\\y seq 1 type b\n", "File can't be a path, just a filename", 1, b"file x\\y seq 1 type b"),
+        (
+            b'file "a"b seq 1 type b\n',
+            "Invalid AOF manifest file format",
+            1,
+            b'file "a"b seq 1 type b',
+        ),
+        (
+            b"file it's seq 2 type i\n",
+            "Invalid AOF manifest file format",
+            1,
+            b"file it's seq 2 type i",
+        ),
+        (
+            b"file x/y seq 1 type b\n",
+            "File can't be a path, just a filename",
+            1,
+            b"file x/y seq 1 type b",
+        ),
+        (
+            b"file x\\y seq 1 type b\n",
+            "File can't be a path, just a filename",
+            1,
+            b"file x\\y seq 1 type b",
+        ),
         (
             b"file a.1.base.rdb seq 1 type b\nfile a.1.base.rdb seq 2 type b\n",
             "Found duplicate base file information",
@@ -179,7 +206,12 @@ def test_reader_accepts_what_redis_accepts() -> None:
             2,
             b"file a.2.incr.aof seq 2 type i",
         ),
-        (b"file a seq -1 type i\n", "Found a non-monotonic sequence number", 1, b"file a seq -1 type i"),
+        (
+            b"file a seq -1 type i\n",
+            "Found a non-monotonic sequence number",
+            1,
+            b"file a seq -1 type i",
+        ),
         (b"file a seq 1 type x\n", "Unknown AOF file type", 1, b"file a seq 1 type x"),
     ],
 )
@@ -223,7 +255,7 @@ def test_nul_ends_a_value() -> None:
 
 def test_split_args_like_sdssplitargs() -> None:
     assert split_args(b'a "b c" \'d e\' "\\x41\\n\\q"') == [b"a", b"b c", b"d e", b"A\nq"]
-    assert split_args(b"ab\"c d\"e") is None  # closing quote not followed by a space
+    assert split_args(b'ab"c d"e') is None  # closing quote not followed by a space
     assert split_args(b'ab"c d" e') == [b"abc d", b"e"]
     assert split_args(b"'it\\'s'") == [b"it's"]
     assert split_args(b'"open') is None
@@ -235,7 +267,9 @@ def test_repr_rules_of_sdscatrepr() -> None:
     assert not needs_repr(b"it's")  # Redis does not quote a single quote
     for raw in (b"a b", b'a"b', b"a\\b", b"a\tb", b"\x7f", b"\xe9"):
         assert needs_repr(raw)
-    assert repr_name(b'a "b"\\\n\r\t\x07\x08\x0b\xff') == b'"a \\"b\\"\\\\\\n\\r\\t\\a\\b\\x0b\\xff"'
+    assert (
+        repr_name(b'a "b"\\\n\r\t\x07\x08\x0b\xff') == b'"a \\"b\\"\\\\\\n\\r\\t\\a\\b\\x0b\\xff"'
+    )
     for raw in (b"a b", b"\x01\x02 \xff", b'q"uo\\te'):
         assert split_args(repr_name(raw)) == [raw]
 

@@ -415,3 +415,72 @@ def test_main_in_process_matches_cli(tmp_path: Path, cut: int, capsysbinary) -> 
     p = cli("--no-progress", str(tmp_path / "t.rdb"), cwd=tmp_path)
     assert status == p.returncode == 1
     assert captured.out == p.stdout
+
+
+def module_id(name: str) -> int:
+    """moduleTypeEncodeId with encoding version 3."""
+    charset = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    value = 0
+    for ch in name:
+        value = (value << 6) | charset.index(ch)
+    return (value << 10) | 3
+
+
+MODULE_ID = b"\x81" + struct.pack(">Q", module_id("mymodtype"))
+# Module data: uint 5, string "x", double 2.5, EOF opcode.
+MODULE_VALUE = b"\x02\x05" + b"\x05" + rstr("x") + b"\x04" + struct.pack("<d", 2.5) + b"\x00"
+
+
+def test_module_data_is_skipped(tmp_path: Path) -> None:
+    """redis-check-rdb reads module data generically: MODULE AUX is reported after its
+    header, a type-7 key counts as a key (lines as redis-check-rdb 7.0.15 printed them)."""
+    body = (
+        b"\xf7" + MODULE_ID + b"\x02\x02" + MODULE_VALUE
+        + b"\xfe\x00" + b"\x07" + rstr("k") + MODULE_ID + MODULE_VALUE
+    )  # fmt: skip
+    data = rdb(body)
+    status, lines = run(tmp_path, data)
+    assert status == 0
+    assert lines[1:] == [
+        "[offset 21] MODULE AUX for: mymodtype",
+        "[offset 38] Selecting DB ID 0",
+        f"[offset {len(data)}] Checksum OK",
+        f"[offset {len(data)}] \\o/ RDB looks OK! \\o/",
+        *counters(1),
+    ]
+
+
+def test_module_data_errors(tmp_path: Path) -> None:
+    status, lines = run(tmp_path, HEADER + b"\xf7" + MODULE_ID + b"\x02\x02" + b"\x04\x00\x00")
+    assert status == 1
+    assert lines[1:7] == [
+        "[offset 21] MODULE AUX for: mymodtype",
+        "--- RDB ERROR DETECTED ---",
+        "[offset 22] Internal error in RDB reading offset 0, function at rdb.c:1559 -> "
+        "Error reading double from module mymodtype value",
+        "[additional info] While doing: read-module-aux",
+        "[additional info] Reading type 0 (string)",
+        *counters(0)[:1],
+    ]
+    status, lines = run(tmp_path, rdb(b"\xf7" + MODULE_ID + b"\x03\x02" + MODULE_VALUE))
+    assert lines[1:4] == [
+        "--- RDB ERROR DETECTED ---",
+        "[offset 21] bad when_opcode",
+        "[additional info] While doing: read-module-aux",
+    ]
+    # Type 6 (pre-GA module data) is not read generically: refused after the module id.
+    status, lines = run(tmp_path, rdb(b"\x06" + rstr("k") + MODULE_ID + MODULE_VALUE))
+    assert lines[1:7] == [
+        "--- RDB ERROR DETECTED ---",
+        "[offset 21] Internal error in RDB reading offset 0, function at rdb.c:2636 -> "
+        "The RDB file contains module data I can't load: no matching module type 'mymodtype'",
+        "[additional info] While doing: read-object-value",
+        "[additional info] Reading key 'k'",
+        "[additional info] Reading type 6 (module-value)",
+        *counters(1)[:1],
+    ]
+    status, lines = run(tmp_path, HEADER + b"\x07" + rstr("k") + MODULE_ID[:4])
+    assert lines[2] == (
+        "[offset 13] Internal error in RDB reading offset 0, function at rdb.c:2622 -> "
+        "Short read module id"
+    )

@@ -19,6 +19,7 @@ from persistence.rdb import (
     End,
     FunctionLib,
     KeyRecord,
+    ModuleAux,
     RdbDecoder,
     RdbEncoder,
     RdbError,
@@ -435,13 +436,18 @@ def test_bad_listpack_in_a_key_names_key_type_and_offset() -> None:
     assert "reading type 16 (hash-listpack)" in str(err)
 
 
-def test_module_and_stream_data_are_refused_by_name() -> None:
+def _module_id(name: str, version: int = 3) -> int:
+    """moduleTypeEncodeId: 9 characters of 6 bits, then a 10-bit encoding version."""
     module_id = 0
-    for ch in "mymodtype":
+    for ch in name:
         module_id = (module_id << 6) | (
             "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".index(ch)
         )
-    module_id = (module_id << 10) | 3
+    return (module_id << 10) | version
+
+
+def test_module_and_stream_data_are_refused_by_name() -> None:
+    module_id = _module_id("mymodtype")
     err = decode_error(_file(10, b"\xfe\x00\x07\x03mod" + b"\x81" + struct.pack(">Q", module_id)))
     assert "module" in err.reason and "'mymodtype'" in err.reason
     assert (err.key, err.type_id) == (b"mod", 7)
@@ -456,6 +462,91 @@ def test_module_and_stream_data_are_refused_by_name() -> None:
         err = decode_error(_file(10, b"\xfe\x00" + bytes((t,)) + b"\x02st\x01"))
         assert "stream" in err.reason and "not supported" in err.reason
         assert (err.key, err.type_id) == (b"st", t)
+    # A module id cut short: Redis's words, at the start of its 8 bytes, even when fed
+    # in pieces (not a refusal of the bytes seen so far).
+    data = _file(10, b"\xfe\x00\x06\x03mod" + b"\x81" + struct.pack(">Q", module_id))[:20]
+    for chunk in (1, 3, None):
+        err = decode_error(data, chunk)
+        assert (err.reason, err.offset, err.doing) == (
+            "Short read module id",
+            17,
+            "read-object-value",
+        )
+
+
+# Module data (spec: opcode, value, ..., EOF opcode): uint 5, string "x", float, double,
+# an unknown opcode 7 (passed over, as Redis does), EOF.
+MODULE_VALUE = (
+    b"\x02\x05"
+    + b"\x05\x01x"
+    + b"\x03"
+    + struct.pack("<f", 1.5)
+    + b"\x04"
+    + struct.pack("<d", 2.5)
+    + b"\x07"
+    + b"\x00"
+)
+
+
+def test_check_mode_skips_module_data() -> None:
+    """As redis-check-rdb: MODULE_AUX and module-2 keys are read generically, skipped."""
+    module_id = _module_id("mymodtype")
+    aux = b"\xf7\x81" + struct.pack(">Q", module_id) + b"\x02\x02"
+    key = b"\x07\x01k\x81" + struct.pack(">Q", module_id) + MODULE_VALUE
+    data = _file(10, aux + MODULE_VALUE + b"\xfe\x00" + key + b"\x00\x01s\x01v")
+    for chunk in (1, 2, 5, None):
+        d = RdbDecoder(L, check_mode=True)
+        events, offsets = [], []
+        step = chunk or len(data)
+        for i in range(0, len(data), step):
+            d.feed(data[i : i + step])
+            while (ev := d.next_event()) is not None:
+                events.append(ev)
+                offsets.append(d.offset)
+        d.close()
+        assert events[:4] == [
+            ModuleAux(module_id, "mymodtype"),
+            SelectDb(0),
+            KeyRecord(b"k", b"mymodtype", 7, None, None, None),
+            KeyRecord(b"s", b"v", 0, None, None, None),
+        ]
+        # ModuleAux comes when its header is read: that is where redis-check-rdb reports.
+        assert offsets[0] == 9 + len(aux)
+        assert isinstance(events[4], End) and events[4].checksum_stored != 0
+    # Not in check mode (the server): refused, as rdbLoad does without the module.
+    assert "AUX module data I can't load" in decode_error(data).reason
+
+
+@pytest.mark.parametrize(
+    ("body", "reason", "offset"),
+    [
+        (b"\x03\x00", "Error reading float from module mymodtype value", 22),
+        (b"\x04\x00\x00", "Error reading double from module mymodtype value", 22),
+        (b"\x02\x40", "Error reading integer from module mymodtype value", 23),
+        (b"\x05\x05ab", "Error reading string from module mymodtype value", 23),
+        (b"", "Unexpected EOF reading RDB file", 21),  # Redis loops forever here
+    ],
+)
+def test_check_mode_module_data_cut_short(body: bytes, reason: str, offset: int) -> None:
+    """Named after the read that ran out, at its start (both checked with redis-check-rdb)."""
+    aux = b"\xf7\x81" + struct.pack(">Q", _module_id("mymodtype")) + b"\x02\x02"
+    data = b"REDIS0010" + aux + body
+    for chunk in (1, None):
+        d = RdbDecoder(L, check_mode=True)
+        for i in range(0, len(data), chunk or len(data)):
+            d.feed(data[i : i + (chunk or len(data))])
+            while d.next_event() is not None:
+                pass
+        with pytest.raises(RdbError) as info:
+            d.close()
+        err = info.value
+        assert (err.reason, err.offset, err.doing) == (reason, offset, "read-module-aux")
+
+
+def test_module_aux_with_a_bad_when_opcode() -> None:
+    data = _file(10, b"\xf7\x81" + struct.pack(">Q", _module_id("mymodtype")) + b"\x03\x02")
+    err = decode_error(data)
+    assert (err.reason, err.offset, err.doing) == ("bad when_opcode", 21, "read-module-aux")
 
 
 def test_errors_stick() -> None:
