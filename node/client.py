@@ -60,6 +60,7 @@ class Client:
         "tot_net_in",
         "tot_net_out",
         "tot_cmds",
+        "aof_hold",
         "extra",
     )
 
@@ -111,6 +112,9 @@ class Client:
         self.tot_net_in = 0
         self.tot_net_out = 0
         self.tot_cmds = 0
+        # appendfsync always: replies are held until the AOF is fsync'd up to this stream
+        # offset (0: nothing held); the AOF writer sends them (persistence/aof/writer.py).
+        self.aof_hold = 0
         self.extra: dict[str, Any] = {}
 
     # -- output --------------------------------------------------------------

@@ -47,7 +47,7 @@ async def _serve(c: Client) -> None:
         try:
             data = sock.recv(RECV_SIZE)
         except BlockingIOError:
-            if c.out and not await flush(c):
+            if c.out and not c.aof_hold and not await flush(c):
                 break
             with trio.CancelScope() as scope:
                 c.wake_scope = scope
@@ -102,9 +102,15 @@ async def _serve(c: Client) -> None:
         if durable_needed:
             aof = server.aof_barrier
             if aof is not None and aof.done_offset() < durable_needed:
-                # Durability before acknowledgement (appendfsync): the replies wait.
-                await aof.wait_for(durable_needed)
-        if c.out and not await flush(c):
+                # Durability before acknowledgement (appendfsync): the replies wait. With
+                # `always` the writer sends them after the fsync that covers them, and this
+                # task goes back to reading.
+                if aof.policy == "always":
+                    c.aof_hold = max(c.aof_hold, durable_needed)
+                    aof.hold(c)
+                else:
+                    await aof.wait_for(durable_needed)
+        if c.out and not c.aof_hold and not await flush(c):
             break
         if c.close_after_reply:
             break
@@ -145,7 +151,7 @@ async def wait_unblocked(c: Client, queue: list[list[bytes]] | None = None) -> b
     server = c.server
     state = c.blocked
     assert state is not None
-    if c.out and not await flush(c):
+    if c.out and not c.aof_hold and not await flush(c):
         server.blocking.unblock(c, None)
         return False
     sock = c.sock

@@ -761,6 +761,9 @@ def debug(c: Client, argv: list[bytes]) -> Any:
         return debug_populate(c, argv)
     if sub == b"reload":
         return debug_reload_command(c, argv)
+    if sub == b"loadaof" and n == 2:
+        err = server.persistence.aof.debug_loadaof()
+        return ReplyError(err) if err is not None else OK
     if sub == b"log" and n == 3:
         server.log.warning(f"DEBUG LOG: {_text(argv[2])}")
         return OK

@@ -18,8 +18,6 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-import trio
-
 from node.resp import ReplyError, Status
 from persistence.aof.manifest import AofInfo, Manifest, manifest_name, temp_manifest_name
 from persistence.aof.writer import AofWriter
@@ -268,7 +266,6 @@ class AppendOnly:
         writer = self.writer
         manifest = self.manifest
         assert writer is not None and manifest is not None
-        writer.write_pending()
         incr = manifest.next_incr(self.prefix)
         fd = os.open(
             self.path(incr.name), os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644
@@ -277,12 +274,10 @@ class AppendOnly:
         new.incrs.append(incr)
         self.persist_manifest(new)
         self.server.log.notice(f"Creating AOF incr file {incr.name} on background rewrite")
-        old_fd = writer.fd
         self.other_files_size += writer.file_size
-        writer.fd = fd
-        writer.file_size = 0
+        writer.switch_to(fd)
+        # The new incr file starts with a SELECT, like Redis's.
         writer.encoder.selected_db = -1
-        self.server.start_background(_sync_and_close, old_fd)
 
     def _rewrite_done(self, job: DumpJob) -> None:
         """backgroundRewriteDoneHandler."""
@@ -390,6 +385,44 @@ class AppendOnly:
         if job is not None:
             job.runner.kill()
 
+    # -- DEBUG LOADAOF ----------------------------------------------------------------------
+
+    def debug_loadaof(self) -> str | None:
+        """Flush the AOF, empty the dataset, and load it back from the AOF files."""
+        import gc
+
+        from node.commands.tx_state import touch_watched_keys_in_db
+        from persistence.aof.loader import AofLoadError, load_files_sync
+        from persistence.loader import LoadingProgress, install_dataset
+
+        server = self.server
+        if self.writer is not None:
+            self.writer.flush_and_sync()
+        if not self.has_manifest():
+            return "ERR no AOF to load (appendonly is off and no manifest exists)"
+        manifest = self.read_manifest()
+        for db in server.dbs:
+            touch_watched_keys_in_db(db, None)
+            db.clear()
+        files = ([(manifest.base.name, "b")] if manifest.base else []) + [
+            (i.name, "i") for i in manifest.incrs
+        ]
+        server.loading = True
+        gc.disable()
+        try:
+            load_files_sync(server, self.directory, files, LoadingProgress(server, 0, "AOF"))
+        except (AofLoadError, OSError) as exc:
+            server.log.warning(f"DEBUG LOADAOF failed: {exc}")
+            return "ERR Error trying to load the AOF files, check server logs."
+        finally:
+            gc.freeze()
+            gc.enable()
+            server.loading = False
+            install_dataset(server)
+        server.dirty_at_last_save = server.dirty
+        server.log.warning("Append Only File loaded by DEBUG LOADAOF")
+        return None
+
     # -- cron -------------------------------------------------------------------------------
 
     def cron(self) -> None:
@@ -474,16 +507,6 @@ def _unlink(path: str) -> None:
         os.unlink(path)
     except OSError:
         pass
-
-
-async def _sync_and_close(fd: int) -> None:
-    def work() -> None:
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-    await trio.to_thread.run_sync(work)
 
 
 async def load_at_startup(server: Server) -> bool:

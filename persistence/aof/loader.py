@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -101,7 +102,7 @@ class Replayer:
         self.server.unlink_client(self.client)
 
 
-async def replay_file(
+def replay_file(
     server: Server,
     path: str,
     name: str,
@@ -111,8 +112,9 @@ async def replay_file(
     is_last: bool,
     *,
     skip_rdb: int = 0,
-) -> int:
-    """Replay the RESP records of one file (from `skip_rdb`, past an RDB preamble).
+) -> Generator[None, None, int]:
+    """Replay the RESP records of one file (from `skip_rdb`, past an RDB preamble),
+    yielding after each chunk so an event loop can serve clients (-LOADING) meanwhile.
 
     Returns the bytes consumed. Truncation of the last file is repaired per
     aof-load-truncated; anything else raises AofLoadError.
@@ -135,7 +137,7 @@ async def replay_file(
                     f"(offset {exc.offset}: {exc.reason})"
                 ) from exc
             progress.update(loaded_before + reader.offset, replayer.commands)
-            await trio.sleep(0)
+            yield
     cut = reader.at_eof()
     if cut is None and replayer.in_multi:
         cut = _multi_start(path, skip_rdb)
@@ -206,10 +208,39 @@ def is_rdb_file(path: str) -> bool:
 async def load_files(
     server: Server, directory: str, files: list[tuple[str, str]], progress: LoadingProgress
 ) -> list[LoadedFile]:
+    """Load (name, kind) files of `directory` in order, serving the event loop between
+    chunks."""
+    steps = load_files_steps(server, directory, files, progress)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        await trio.sleep(0)
+
+
+def load_files_sync(
+    server: Server, directory: str, files: list[tuple[str, str]], progress: LoadingProgress
+) -> list[LoadedFile]:
+    """The same in one go (DEBUG LOADAOF)."""
+    steps = load_files_steps(server, directory, files, progress)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+
+def load_files_steps(
+    server: Server, directory: str, files: list[tuple[str, str]], progress: LoadingProgress
+) -> Generator[None, None, list[LoadedFile]]:
     """Load (name, kind) files of `directory` in order: kind "b" (base) or "i" (incr)."""
     replayer = Replayer(server)
     loaded: list[LoadedFile] = []
     consumed = 0
+    # Replayed commands must not be appended to the AOF (or sent anywhere) again.
+    consumers = server.propagator.consumers
+    server.propagator.consumers = []
     try:
         for index, (name, kind) in enumerate(files):
             path = os.path.join(directory, name)
@@ -226,7 +257,7 @@ async def load_files(
                 server.log.notice("Reading RDB base file on AOF loading...")
                 _, skip = load_rdb_base(server, path, name)
             before = replayer.commands
-            end = await replay_file(
+            end = yield from replay_file(
                 server, path, name, replayer, progress, consumed, is_last, skip_rdb=skip
             )
             consumed += end
@@ -237,4 +268,5 @@ async def load_files(
             loaded.append(LoadedFile(name, end, replayer.commands - before))
     finally:
         replayer.close()
+        server.propagator.consumers = consumers
     return loaded

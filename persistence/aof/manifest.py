@@ -216,12 +216,16 @@ class Manifest:
         self.curr_base_seq = info.seq
         return info
 
-    def mark_rewritten_incrs_history(self) -> None:
-        """markRewrittenIncrAofAsHistory: every incr but the last becomes history."""
-        for info in self.incrs[:-1]:
+    def mark_rewritten_incrs_history(self, keep_last: bool = True) -> None:
+        """markRewrittenIncrAofAsHistory: every incr but the one being written (all of
+        them when the AOF is off) becomes history. Redis walks the incrs from the tail and
+        adds each at the head of the history, so they lead it in ascending order, before
+        the old base that switch_base put there (call switch_base first, as Redis does)."""
+        moved = self.incrs[:-1] if keep_last else self.incrs
+        for info in moved:
             info.kind = KIND_HISTORY
-            self.history.append(info)
-        self.incrs = self.incrs[-1:]
+        self.history[:0] = moved
+        self.incrs = self.incrs[-1:] if keep_last else []
 
 
 def manifest_name(prefix: str) -> str:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,7 @@ from node.propagate import StreamEncoder
 from node.resp import ReplyError
 
 if TYPE_CHECKING:
+    from node.client import Client
     from node.server import Server
 
 FSYNC_POSTPONE_LIMIT = 2.0
@@ -68,6 +70,12 @@ class AofWriter:
         self._progress = trio.Event()
         self.closed = False
         self.commits = 0  # group commits done (appendfsync always)
+        # always: clients whose replies wait for an fsync (Client.aof_hold), by id.
+        self.held: dict[int, Client] = {}
+        # Every writer of the file holds this, so bytes land in stream order.
+        self.io_lock = threading.Lock()
+        # A pending switch to a new incr file: (stream offset where it starts, its fd).
+        self.switch: tuple[int, int] | None = None
 
     # -- the stream consumer ------------------------------------------------------------
 
@@ -98,6 +106,44 @@ class AofWriter:
             event = self._progress
             self._work.set()
             await event.wait()
+
+    def hold(self, c: Client) -> None:
+        """always: `c`'s replies go out once the fsync covering `c.aof_hold` is done."""
+        self.held[c.id] = c
+        self._work.set()
+
+    def release_held(self, everything: bool = False) -> None:
+        """Send the held replies the last fsync made durable (all of them when closing)."""
+        if not self.held:
+            return
+        stats = self.server.stats
+        synced = self.synced
+        for cid, c in list(self.held.items()):
+            if c.closing or c.sock is None:
+                c.aof_hold = 0
+                del self.held[cid]
+                continue
+            if c.aof_hold > synced and not everything:
+                continue
+            del self.held[cid]
+            c.aof_hold = 0
+            if not c.out:
+                continue
+            data = b"".join(c.out)
+            c.out.clear()
+            try:
+                sent = c.sock.send(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                c.kill()
+                continue
+            c.tot_net_out += sent
+            stats.net_output_bytes += sent
+            if sent < len(data):
+                # The socket is full: the client's own task sends the rest when writable.
+                c.out.append(data[sent:])
+                c.wake()
 
     # -- writing -----------------------------------------------------------------------
 
@@ -198,9 +244,16 @@ class AofWriter:
 
     async def _background_fsync(self) -> None:
         target = self.written
+        fd = self.fd
+        lock = self.io_lock
         self.fsync_in_progress = True
+
+        def work() -> None:
+            with lock:
+                os.fdatasync(fd)
+
         try:
-            await trio.to_thread.run_sync(os.fdatasync, self.fd)
+            await trio.to_thread.run_sync(work)
             self.synced = max(self.synced, target)
         except OSError as exc:
             self._write_failed(exc)
@@ -209,8 +262,14 @@ class AofWriter:
             self.last_fsync = time.monotonic()
 
     async def _commit_group(self) -> None:
-        """always: write and fsync everything buffered, then release its waiters."""
-        if not self.buf and self.synced >= self.written:
+        """always: write and fsync everything buffered, then release the held replies.
+
+        The commit takes the buffer (what arrives meanwhile waits for the next one) and does
+        its I/O in a worker thread under `io_lock`, which every other writer of the file
+        also takes, so bytes reach the file in stream order. A requested switch to a new
+        incr file (`switch_to`) happens exactly at its stream offset.
+        """
+        if not self.buf and self.synced >= self.written and self.switch is None:
             return
         # Let every client that is ready in this loop turn run first, so one fsync covers
         # all of them (Redis gets this from fsyncing once per event-loop iteration).
@@ -219,12 +278,41 @@ class AofWriter:
             await trio.lowlevel.cancel_shielded_checkpoint()
             if len(self.buf) == size:
                 break
-        data = bytes(self.buf)
-        end = self.written + len(data)
-        fd = self.fd
-        start = self.file_size
+        data = self.buf
+        self.buf = bytearray()
+        pos = 0
+        while True:
+            limit = len(data) - pos
+            switch = self.switch
+            if switch is not None:
+                limit = min(limit, switch[0] - self.written)
+            part = bytes(data[pos : pos + limit])
+            try:
+                await trio.to_thread.run_sync(self._locked_write_and_sync, self.fd, part)
+            except OSError as exc:
+                self.buf = data[pos:] + self.buf
+                self._write_failed(exc)
+                await trio.sleep(RETRY_INTERVAL)
+                return
+            pos += len(part)
+            self.written += len(part)
+            self.file_size += len(part)
+            self.synced = max(self.synced, self.written)
+            if switch is not None and self.written >= switch[0]:
+                self._switch_now(switch[1])
+                continue
+            if pos >= len(data):
+                break
+        self.commits += 1
+        self._write_succeeded()
+        progress, self._progress = self._progress, trio.Event()
+        progress.set()
+        self.release_held()
 
-        def write_and_sync() -> None:
+    def _locked_write_and_sync(self, fd: int, data: bytes) -> None:
+        """Worker thread: all of `data` then fdatasync, or nothing (a short write is cut)."""
+        with self.io_lock:
+            start = os.lseek(fd, 0, os.SEEK_END)
             done = 0
             try:
                 while done < len(data):
@@ -238,36 +326,78 @@ class AofWriter:
                         pass
                 raise
 
-        try:
-            await trio.to_thread.run_sync(write_and_sync)
-        except OSError as exc:
-            self._write_failed(exc)
-            await trio.sleep(RETRY_INTERVAL)
+    def switch_to(self, new_fd: int) -> None:
+        """Send everything appended from now on to `new_fd` (a rewrite's new incr file);
+        what was appended before still goes to the current file, whatever is buffered."""
+        if self.policy == "always":
+            self.switch = (self.appended, new_fd)
+            self._work.set()
             return
-        del self.buf[: len(data)]
-        self.commits += 1
-        self.file_size += len(data)
-        self.written = end
-        self.synced = end
-        self._write_succeeded()
-        progress, self._progress = self._progress, trio.Event()
-        progress.set()
-
-    def flush_and_sync(self) -> None:
-        """Everything buffered to disk now, synchronously (shutdown, switching files)."""
         if self.buf:
             data = bytes(self.buf)
-            if not self._write(data):
-                raise OSError(errno.EIO, self.last_write_error)
-            del self.buf[: len(data)]
-            self.written += len(data)
-        os.fdatasync(self.fd)
-        self.synced = self.written
+            with self.io_lock:
+                ok = self._write(data)
+            if ok:
+                del self.buf[: len(data)]
+                self.written += len(data)
+            else:
+                # The old file cannot take them: they go to the new one, never lost.
+                self.server.log.warning("AOF buffer moved to the new incr file after a write error")
+        self._switch_now(new_fd)
+
+    def _switch_now(self, new_fd: int) -> None:
+        old = self.fd
+        self.fd = new_fd
+        self.file_size = 0
+        self.switch = None
+        self.server.start_background(_sync_and_close, old, self.io_lock)
+
+    def flush_and_sync(self) -> None:
+        """Everything buffered to disk now, synchronously (shutdown, switching off)."""
+        with self.io_lock:
+            if self.switch is not None:
+                # A rewrite's switch not reached yet: the bytes before it go to the old file.
+                cut = self.switch[0] - self.written
+                if 0 < cut <= len(self.buf):
+                    first = bytes(self.buf[:cut])
+                    if not self._write(first):
+                        raise OSError(errno.EIO, self.last_write_error)
+                    del self.buf[:cut]
+                    self.written += cut
+                os.fdatasync(self.fd)
+                old, self.fd, self.switch = self.fd, self.switch[1], None
+                os.close(old)
+                self.file_size = 0
+            if self.buf:
+                data = bytes(self.buf)
+                if not self._write(data):
+                    raise OSError(errno.EIO, self.last_write_error)
+                del self.buf[: len(data)]
+                self.written += len(data)
+            os.fdatasync(self.fd)
+        self.synced = max(self.synced, self.written)
         progress, self._progress = self._progress, trio.Event()
         progress.set()
+        self.release_held()
 
     def close(self) -> None:
         self.closed = True
+        self.release_held(everything=True)
         self._work.set()
         progress, self._progress = self._progress, trio.Event()
         progress.set()
+
+
+async def _sync_and_close(fd: int, lock: threading.Lock) -> None:
+    """A previous incr file: fsync it and close it, off the event loop."""
+
+    def work() -> None:
+        with lock:
+            try:
+                os.fsync(fd)
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+
+    await trio.to_thread.run_sync(work)

@@ -6,7 +6,10 @@ other. The checker is a faithful model of redis-check-aof.c on top of a C-stdio-
 reader, because its verdicts depend on C details: `fgets` line pieces (128 bytes for
 "*"/"$" lines, 1024 for annotations), `strtol`, error texts cut at a NUL byte, "%02x" of a
 signed char ("ffffff80"), a `line` counter and an error buffer shared by every file, an
-end-of-file flag that a `fseek` clears, and error offsets printed as "0x%16llx".
+end-of-file flag that a `fseek` clears, and error offsets printed as "0x%16llx". Even the
+stale stack bytes "Expected \\r\\n, got: 00XX" shows past a line's NUL are modelled as
+measured (a "*" line's buffer still holds the previous "*" line, a "$" line's reads as
+zeros); only after an RDB preamble does Redis print bytes that vary from run to run.
 
 Input type is sniffed like Redis: a file with a piece starting with "file" (not a "#"
 comment) is a manifest, a file starting with "REDIS" (8 bytes or more) is an RDB-preamble
@@ -29,7 +32,6 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Iterator
 from typing import BinaryIO, Final, TextIO
 
 from persistence.aof.manifest import Manifest, ManifestError, c_string
@@ -258,13 +260,14 @@ class Checker:
         self.epos = 0  # static off_t epos
         self.argc_buf = bytes(READ_LONG_BUF)  # readLong's buf[128] as readArgc leaves it
         self.done_before = 0  # progress: bytes of the files already checked
+        self._pos = 0  # checkSingleAof's pos: end of the last record outside MULTI
         self.commands = 0
 
     # -- C helpers -----------------------------------------------------------------------
 
     def set_error(self, msg: bytes) -> None:
         """ERROR(...): "0x%16llx: %s" with the message cut at a NUL, as snprintf("%s")."""
-        self.error = (b"0x%16x: " % self.epos + c_string(msg))[:1043]
+        self.error = (b"0x%16x: " % self.epos + c_string(msg)[:1023])[:1043]
 
     def consume_newline(self, two: bytes) -> bool:
         if two[:2] != b"\r\n":
@@ -378,6 +381,8 @@ class Checker:
             if k == 0:
                 head = buf[last_start:end][:6]
             p = end + 2
+        if argc > 1 and c_string(head).lower() in (b"multi", b"exec"):
+            return None  # a MULTI/EXEC error stops after the first argument: slow path
         self.argc_buf = header + b"\0" + self.argc_buf[len(header) + 1 :]
         if argc:
             self.epos = s.buf_start + last_start
@@ -745,47 +750,36 @@ def _open_for_sniff(filepath: str, out: Output) -> BinaryIO:
 
 
 def file_is_manifest(filepath: str, out: Output) -> bool:
-    """fileIsManifest: some fgets(1025) piece that is not a "#" comment starts "file"."""
-    with _open_for_sniff(filepath, out) as f:
-        return any(piece.startswith(b"file") for piece in _pieces(f, MANIFEST_MAX_LINE))
+    """fileIsManifest: some fgets(buf, 1025) piece (not a "#" comment) starts with "file".
 
-
-def _pieces(f: BinaryIO, limit: int) -> Iterator[bytes]:
-    """The first 4 bytes of every piece fgets(buf, limit + 1) would return, streaming.
-
-    Pieces start at each line start and every `limit` bytes into a long line. Only the
-    unfinished line's last (partial) piece is carried from one block to the next.
+    Pieces start at each line start and every 1024 bytes into a long line, so an
+    occurrence of "file" at offset p counts when (p - start of its line) % 1024 == 0.
+    Searching for "file" keeps this fast on big RESP files.
     """
-    carry = b""
-    off = 0  # offset of carry[0] within its line, modulo `limit`
-    while True:
-        block = f.read(CHUNK)
-        data = carry + block
-        final = not block
-        pos = 0
-        while True:
-            nl = data.find(b"\n", pos)
-            if nl < 0 and not final:
-                break
-            line_end = nl + 1 if nl >= 0 else len(data)
-            for p in range(pos + (-off) % limit, line_end, limit):
-                yield data[p : p + 4]
-            pos = line_end
-            off = 0
-            if nl < 0 or pos >= len(data):
-                break
-        if final:
-            return
-        p = pos + (-off) % limit
-        while p + limit <= len(data):  # whole pieces of the unfinished line
-            yield data[p : p + 4]
-            p += limit
-        if p < len(data):
-            carry, off = data[p:], 0
-        else:
-            carry, off = data[pos:], off
-        if not carry:
-            off = 0
+    with _open_for_sniff(filepath, out) as f:
+        return _has_piece_starting(f, b"file", MANIFEST_MAX_LINE)
+
+
+def _has_piece_starting(f: BinaryIO, word: bytes, limit: int) -> bool:
+    last_nl = -1  # offset of the last "\n" before `base`
+    base = 0  # file offset of the next block
+    tail = b""  # the previous block's last len(word)-1 bytes
+    while block := f.read(CHUNK):
+        data = tail + block
+        start = base - len(tail)
+        i = data.find(word)
+        while i >= 0:
+            nl = data.rfind(b"\n", 0, i)
+            line_start = start + nl + 1 if nl >= 0 else last_nl + 1
+            if (start + i - line_start) % limit == 0:
+                return True
+            i = data.find(word, i + 1)
+        nl = block.rfind(b"\n")
+        if nl >= 0:
+            last_nl = base + nl
+        base += len(block)
+        tail = data[-(len(word) - 1) :]
+    return False
 
 
 def file_is_rdb(filepath: str, out: Output) -> bool:
@@ -879,8 +873,8 @@ def main(
     except BrokenPipeError:
         return 1
     finally:
-        if progress is not None and progress.shown:
-            progress.finish(progress.total, checker.commands)
+        if progress is not None:
+            progress.finish(max(progress.total, checker.done_before), checker.commands)
         try:
             out.flush()
         except BrokenPipeError:

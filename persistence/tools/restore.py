@@ -55,6 +55,7 @@ class FilePlan:
     size: int
     keep: int  # bytes kept from the start (== size: copied whole)
     commands: int = 0
+    keys: int = 0  # an RDB base's keys
     kind: str = "incr"  # "base-rdb", "base-resp" or "incr"
     note: str = ""
 
@@ -130,10 +131,11 @@ def find_manifest(source: str, prefix: str | None) -> tuple[str, str]:
     return found[0][: -len(".manifest")], os.path.join(source, found[0])
 
 
-def scan_rdb_base(f: BinaryIO, meter: Meter) -> tuple[int | None, int]:
-    """Check an RDB base fully; (its ctime AUX or None, where the RDB part ends)."""
+def scan_rdb_base(f: BinaryIO, meter: Meter) -> tuple[int | None, int, int]:
+    """Check an RDB base fully; (its ctime AUX or None, where the RDB part ends, keys)."""
     dec = RdbDecoder(EncodingLimits(), check_crc=True)
     ctime: int | None = None
+    keys = 0
     while True:
         chunk = f.read(CHUNK)
         if not chunk:
@@ -146,9 +148,9 @@ def scan_rdb_base(f: BinaryIO, meter: Meter) -> tuple[int | None, int]:
                 except ValueError:
                     ctime = None
             elif isinstance(ev, KeyRecord):
-                meter.commands += 1
+                keys += 1
             elif isinstance(ev, End):
-                return ctime, dec.offset
+                return ctime, dec.offset, keys
         meter.update(dec.offset)
 
 
@@ -201,7 +203,7 @@ class Scanner:
                 plan.base_time = plan.first_ts if fp.keep else None
                 return
             try:
-                ctime, end = scan_rdb_base(f, self.meter)
+                ctime, end, keys = scan_rdb_base(f, self.meter)
             except RdbError as e:
                 raise RestoreError(f"the RDB base {info.name} is not valid: {e}") from None
         plan.base_time = ctime
@@ -211,7 +213,7 @@ class Scanner:
             self.current_ts = ctime
             if plan.to < ctime:
                 raise RestoreError(self.before_base_message(ctime, rdb=True))
-        fp = FilePlan(info, size, size, kind="base-rdb")
+        fp = FilePlan(info, size, size, keys=keys, kind="base-rdb")
         plan.files.append(fp)
         if end < size:  # an old-style RDB preamble with a RESP tail: cut like an incr
             self._scan_records(info, fp, end, is_last)
@@ -243,9 +245,9 @@ class Scanner:
     def _scan_records(self, info: AofInfo, fp: FilePlan, start: int, is_last: bool) -> None:
         plan = self.plan
         reader = AofReader(start)
-        commands_at_multi = 0
+        commands_at_multi = 0  # what was kept before the open MULTI, if the cut drops it
+        ts_at_multi = kept_ts = plan.last_kept_ts
         cut: int | None = None
-        kept_ts = plan.last_kept_ts
         with open(self.path(info), "rb") as f:
             f.seek(start)
             while True:
@@ -267,12 +269,14 @@ class Scanner:
                                 plan.first_ts = t
                             if t > plan.to:
                                 self._cut(fp, rec.start, reader, commands_at_multi, t)
-                                plan.last_kept_ts = kept_ts
+                                in_multi = reader.multi_start is not None
+                                plan.last_kept_ts = ts_at_multi if in_multi else kept_ts
                                 return
                             self.current_ts = kept_ts = t
                         else:
                             if reader.multi_start == rec.start:
                                 commands_at_multi = fp.commands
+                                ts_at_multi = kept_ts
                             fp.commands += 1
                             self.meter.commands += 1
                             if self.current_ts is None:
@@ -285,7 +289,7 @@ class Scanner:
                 self.meter.update(reader.offset)
                 if not chunk:
                     break
-        plan.last_kept_ts = kept_ts
+        plan.last_kept_ts = ts_at_multi if reader.multi_start is not None else kept_ts
         if cut is None and reader.multi_start is None:
             fp.keep = fp.size
             return
@@ -378,6 +382,7 @@ def copy_prefix(src: str, dst: str, length: int, meter: Meter) -> None:
         fout.flush()
         os.fsync(fout.fileno())
     meter.file_done(length)
+    meter.commands += 1
 
 
 def fsync_dir(path: str) -> None:
@@ -397,6 +402,8 @@ def write_restore(
             raise RestoreError(f"{target} already exists and is not empty; choose a new --into")
     else:
         os.makedirs(target, 0o755)
+    if isinstance(progress, AofProgress):
+        progress.label = "files copied"
     meter = Meter(progress, plan.bytes_kept)
     manifest = Manifest()
     try:
@@ -436,7 +443,7 @@ def report(plan: Plan, source: str, target: str, into: str, out: TextIO) -> None
         name = fp.info.name
         if fp.kind == "base-rdb":
             born = when(plan.base_time) if plan.base_time is not None else "unknown time"
-            w(f"  base {name}: {fp.size} bytes, RDB written at {born}, copied as is\n")
+            w(f"  base {name}: {fp.size} bytes, RDB of {fp.keys} keys written at {born}, copied\n")
             if fp.note:
                 w(f"       {fp.note}\n")
             continue
@@ -450,10 +457,7 @@ def report(plan: Plan, source: str, target: str, into: str, out: TextIO) -> None
     for info in plan.dropped:
         w(f"  incr {info.name}: left out (after the cut)\n")
     kept_files = sum(1 for fp in plan.files if fp.keep or fp.kind != "incr")
-    w(
-        f"Kept {kept_files} file(s), {plan.bytes_kept} bytes, "
-        f"{plan.commands_kept} commands (RESP records; RDB keys not counted)\n"
-    )
+    w(f"Kept {kept_files} file(s), {plan.bytes_kept} bytes, {plan.commands_kept} commands\n")
     if plan.last_kept_ts is not None:
         w(f"Last timestamp kept: {when(plan.last_kept_ts)}\n")
     else:

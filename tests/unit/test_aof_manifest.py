@@ -105,15 +105,23 @@ def test_next_incr_remembers_seqs_no_longer_listed() -> None:
 
 
 def test_rewrite_helpers_match_redis_order() -> None:
-    m = Manifest.parse(FRESH)
-    m.add_incr("appendonly.aof")  # rewrite starts: new incr 2
-    m.switch_base("appendonly.aof", False)  # rewrite done: base 2, old base heads history
+    # The spec's history manifest, observed with aof-disable-auto-gc yes after one rewrite
+    # of base 1 + incr 1: Redis lists the old incr before the old base.
+    m = Manifest.parse(
+        b"file appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+    )
+    assert m.add_incr("appendonly.aof").seq == 2  # rewrite starts: new incr 2
+    m.switch_base("appendonly.aof", False)  # rewrite done: base 2, old base to history
     m.mark_rewritten_incrs_history()
-    assert m.render() == (
-        b"file appendonly.aof.2.base.aof seq 2 type b\n"
-        b"file appendonly.aof.1.base.rdb seq 1 type h\n"
+    assert m.render() == HISTORY
+    # with the AOF off (BGREWRITEAOF only writes a base) every incr becomes history
+    m2 = Manifest.parse(FRESH)
+    m2.switch_base("appendonly.aof", True)
+    m2.mark_rewritten_incrs_history(keep_last=False)
+    assert m2.render() == (
+        b"file appendonly.aof.2.base.rdb seq 2 type b\n"
         b"file appendonly.aof.1.incr.aof seq 1 type h\n"
-        b"file appendonly.aof.2.incr.aof seq 2 type i\n"
+        b"file appendonly.aof.1.base.rdb seq 1 type h\n"
     )
 
 
