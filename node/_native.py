@@ -88,5 +88,9 @@ def activate(package_path: list[str], subdir: str) -> bool:
         return False
     if str(NATIVE_DIR) not in sys.path:
         sys.path.insert(0, str(NATIVE_DIR))  # mypyc's shared support library lives there
+        # build/native holds package-shaped directories (node/, persistence/) without
+        # __init__.py: the source tree must come before it, or a package first imported
+        # after this point (from an editable install) would resolve to a namespace package.
+        sys.path.insert(0, str(ROOT))
     package_path.insert(0, str(NATIVE_DIR / subdir))
     return True

@@ -322,14 +322,13 @@ class AppendOnly:
         manifest = self.manifest
         assert manifest is not None
         new = manifest.copy()
+        old_base = new.base
         base = new.next_base(self.prefix, bool(server.config.aof_use_rdb_preamble))
         os.rename(temp_base, self.path(base.name))
         server.log.notice(
             f"Successfully renamed the temporary AOF base file {os.path.basename(temp_base)} "
             f"into {base.name}"
         )
-        if new.base is not None:
-            new.history.append(AofInfo(new.base.name, new.base.seq, "h"))
         new.base = base
         if self.state == "wait_rewrite":
             writer = self.writer
@@ -345,7 +344,10 @@ class AppendOnly:
         else:  # BGREWRITEAOF with the AOF off: a base and a manifest naming it
             old_incrs = new.incrs
             new.incrs = []
+        # Redis lists the replaced incr files first, then the replaced base.
         new.history += [AofInfo(i.name, i.seq, "h") for i in old_incrs]
+        if old_base is not None:
+            new.history.append(AofInfo(old_base.name, old_base.seq, "h"))
         self.persist_manifest(new)
         fsync_directory(self.directory)
         if self.state == "wait_rewrite":

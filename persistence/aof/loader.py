@@ -139,8 +139,9 @@ def replay_file(
             progress.update(loaded_before + reader.offset, replayer.commands)
             yield
     cut = reader.at_eof()
-    if cut is None and replayer.in_multi:
-        cut = _multi_start(path, skip_rdb)
+    if replayer.in_multi and reader.multi_start is not None:
+        # An open MULTI is cut away whole, with whatever incomplete record follows it.
+        cut = reader.multi_start
     if cut is None:
         return size
     if not is_last:
@@ -164,19 +165,6 @@ def replay_file(
     os.truncate(path, cut)
     log.warning(f"AOF {name} loaded anyway because aof-load-truncated is enabled")
     return cut
-
-
-def _multi_start(path: str, skip: int) -> int:
-    """File offset of the MULTI that was never closed (where truncation must cut)."""
-    reader = AofReader(base_offset=skip)
-    last_multi = skip
-    with open(path, "rb") as f:
-        f.seek(skip)
-        reader.feed(f.read())
-    while (record := reader.next()) is not None:
-        if type(record) is not Annotation and record.argv[0].lower() == b"multi":  # type: ignore[union-attr]
-            last_multi = record.start
-    return last_multi
 
 
 def load_rdb_base(server: Server, path: str, name: str) -> tuple[int, int]:

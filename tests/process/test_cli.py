@@ -237,3 +237,29 @@ def test_logfile_and_include(tmp_path: Path) -> None:
         assert all(LOG_LINE.match(line) for line in text.splitlines() if line)
     finally:
         assert node.stop() == 0
+
+
+def test_installed_server_starts_from_any_directory(tmp_path: Path) -> None:
+    """The console script as users run it: another cwd, no PYTHONPATH (the package comes
+    from the install), with the compiled hot path and every command family importable."""
+    script = shutil.which("keelkv-server")
+    assert script is not None, "keelkv-server is not installed (pip install -e .)"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    log = open(tmp_path / "node.log", "ab")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [script, "--port", str(port), "--save", ""],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    node = ServerProcess(proc.args, port, tmp_path, tmp_path / "node.log")
+    node.proc, node._log = proc, log
+    try:
+        node.wait_ready()
+        with RawClient(port) as c:
+            assert c.call(b"SET", b"k", b"v") == b"+OK\r\n"
+            assert c.call(b"DUMP", b"k").startswith(b"$")
+    finally:
+        node.stop()
