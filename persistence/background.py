@@ -56,6 +56,8 @@ class DumpJob:
         self.started = time.time()
         self.runner: Any = None  # the ChildProcess or LiveSnapshot doing the work
         self.final_path = ""  # where the file is once written (set when the job starts)
+        self.temp_path = ""  # where it is written first
+        self.abandoned = False  # stopped on purpose: its result must not be used
         self.fork_usec = 0
 
     @property
@@ -84,7 +86,7 @@ def start_job(server: Server, job: DumpJob) -> str | None:
     live = server.config.snapshot_mode == "live" and job.fmt == "rdb"
     if live:
         final, temp = job.paths(os.getpid())
-        job.final_path = final
+        job.final_path, job.temp_path = final, temp
         snap = LiveSnapshot(server, final, temp, aof_base=job.aof_base)
         job.runner = snap
         job.fork_usec = snap.copy_usec
@@ -104,7 +106,7 @@ def start_job(server: Server, job: DumpJob) -> str | None:
     except OSError as exc:
         return f"fork: {exc.strerror}"
     job.runner = child
-    job.final_path = job.paths(child.pid)[0]
+    job.final_path, job.temp_path = job.paths(child.pid)
     job.fork_usec = child.fork_usec
     server.child = job
     server.start_background(_watch_child, server, job)

@@ -15,6 +15,7 @@ succeeds).
 from __future__ import annotations
 
 import os
+import signal
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -188,6 +189,15 @@ class AppendOnly:
         self.manifest = self.read_manifest() if self.has_manifest() else Manifest(None, [], [])
         self._attach(AofWriter(self.server, fd, 0))
         self.state = "wait_rewrite"
+        if self.rewrite_job() is not None:
+            # Its base misses the writes made between its start and now (startAppendOnly).
+            self.server.log.warning(
+                "AOF was enabled but there is already an AOF rewriting in background. "
+                "Stopping background AOF and starting a rewrite now."
+            )
+            self.kill_rewrite()
+            self.rewrite_scheduled = True
+            return None
         if self.server.child is not None:
             self.rewrite_scheduled = True
             return None
@@ -276,8 +286,9 @@ class AppendOnly:
         self.server.log.notice(f"Creating AOF incr file {incr.name} on background rewrite")
         self.other_files_size += writer.file_size
         writer.switch_to(fd)
-        # The new incr file starts with a SELECT, like Redis's.
+        # The new incr file starts with a SELECT (and a #TS: annotation), like Redis's.
         writer.encoder.selected_db = -1
+        writer.last_ts = 0
 
     def _rewrite_done(self, job: DumpJob) -> None:
         """backgroundRewriteDoneHandler."""
@@ -285,10 +296,13 @@ class AppendOnly:
         runner = job.runner
         self.last_cow_size = job.last_cow_size()
         self.last_rewrite_time_sec = int(time.time() - job.started)
-        if not runner.succeeded:
-            self.last_rewrite_ok = False
-            self.consecutive_failures += 1
+        if not runner.succeeded or job.abandoned:
+            # A rewrite stopped on purpose (SIGUSR1, killAppendOnlyChild) is not a failure.
+            if runner.exit_signal != signal.SIGUSR1 and not job.abandoned:
+                self.last_rewrite_ok = False
+                self.consecutive_failures += 1
             _unlink(job.final_path)
+            _unlink(job.temp_path)
             if runner.exit_signal is not None:
                 server.log.warning(
                     f"Background AOF rewrite terminated by signal {runner.exit_signal}"
@@ -385,6 +399,7 @@ class AppendOnly:
     def kill_rewrite(self) -> None:
         job = self.rewrite_job()
         if job is not None:
+            job.abandoned = True  # even if it already finished, its base is not installed
             job.runner.kill()
 
     # -- DEBUG LOADAOF ----------------------------------------------------------------------

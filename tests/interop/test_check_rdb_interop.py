@@ -250,7 +250,10 @@ VARIANTS: dict[str, Callable[[Dump], bytes]] = {
     # A quicklist node's container: after it, before the node.
     "bad-quicklist-container": lambda d: put(d.data, value_at(d.data, "l:small") + 1, 3),
     # Plain collections: after the element found bad.
-    "dup-set-member": lambda d: put(d.data, value_at(d.data, "set:str") + 4, ord("x")),
+    # Members come in Redis's hash order: the second is made a copy of the first.
+    "dup-set-member": lambda d: put(
+        d.data, value_at(d.data, "set:str") + 4, d.data[value_at(d.data, "set:str") + 2]
+    ),
     "dup-zset-member": lambda d: put(d.data, key_at(d.data, "m7") + 2, ord("8")),
     "nan-zset-score": lambda d: d.data.replace(
         rstr("m7") + struct.pack("<d", 3.5), rstr("m7") + NAN
