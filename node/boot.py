@@ -20,4 +20,7 @@ def build_server(config: Config, log: Logger, executable: str = "") -> Server:
     import persistence
 
     persistence.install(server)
+    from replication import master
+
+    master.install(server)
     return server

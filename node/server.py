@@ -156,6 +156,8 @@ class Server:
         # appendfsync promises (node/connection.py).
         self.aof_barrier: Any = None
         self.persistence: Any = None
+        # The replication subsystem (replication/master.py) once installed.
+        self.replication: Any = None
         # Set with shutdown_event when startup must stop (an unreadable dataset).
         self.exit_status = 0
         self.info_hooks: dict[str, list[Callable[[Server], list[tuple[str, Any]]]]] = {}
@@ -273,6 +275,8 @@ class Server:
         drop_subscriptions(c)
         if c.monitor and c in self.monitors:
             self.monitors.remove(c)
+        if self.replication is not None:
+            self.replication.client_gone(c)
         self.clients.pop(c.id, None)
         c.closing = True
         if c.sock is not None:

@@ -94,6 +94,8 @@ def install(server: Server) -> None:
     server.info_hooks.setdefault("persistence", []).append(state.info_persistence)
     server.info_hooks.setdefault("stats", []).append(rdb.info_stats)
     _chain_config_hook(server, "appendonly", aof.config_changed)
+    _chain_config_hook(server, "appendfsync", aof.writer_settings_changed)
+    _chain_config_hook(server, "aof-timestamp-enabled", aof.writer_settings_changed)
     for name in ("maxmemory", "save", "appendonly"):
         _chain_config_hook(server, name, _config_changed)
 

@@ -173,6 +173,19 @@ class AppendOnly:
 
     # -- CONFIG SET appendonly -------------------------------------------------------------
 
+    def writer_settings_changed(self, server: Server) -> str | None:
+        """appendfsync and aof-timestamp-enabled take effect on the next write."""
+        writer = self.writer
+        if writer is not None:
+            if writer.policy == "always" and server.config.appendfsync != "always":
+                try:
+                    writer.flush_and_sync()  # and send the replies it held
+                except OSError as exc:
+                    return f"the AOF could not be flushed ({exc.strerror})"
+            writer.policy = server.config.appendfsync
+            writer.timestamps = bool(server.config.aof_timestamp_enabled)
+        return None
+
     def config_changed(self, server: Server) -> str | None:
         want = bool(server.config.appendonly)
         if want and self.state == "off":
@@ -207,7 +220,8 @@ class AppendOnly:
         return None
 
     def stop(self) -> None:
-        """appendonly no: flush, fsync and close; stop a running rewrite."""
+        """appendonly no: flush, fsync and close; stop a running or scheduled rewrite."""
+        self.rewrite_scheduled = False
         self.kill_rewrite()
         self._detach()
         if self.state == "wait_rewrite":
@@ -286,9 +300,9 @@ class AppendOnly:
         self.server.log.notice(f"Creating AOF incr file {incr.name} on background rewrite")
         self.other_files_size += writer.file_size
         writer.switch_to(fd)
-        # The new incr file starts with a SELECT (and a #TS: annotation), like Redis's.
+        # The new incr file starts with a SELECT, like Redis's (whose next #TS: waits for the
+        # next second: the last annotated second is not reset).
         writer.encoder.selected_db = -1
-        writer.last_ts = 0
 
     def _rewrite_done(self, job: DumpJob) -> None:
         """backgroundRewriteDoneHandler."""

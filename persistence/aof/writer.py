@@ -76,6 +76,8 @@ class AofWriter:
         self.io_lock = threading.Lock()
         # A pending switch to a new incr file: (stream offset where it starts, its fd).
         self.switch: tuple[int, int] | None = None
+        # The bytes a group commit is writing in its worker thread, until it has them.
+        self.inflight: bytes | None = None
 
     # -- the stream consumer ------------------------------------------------------------
 
@@ -287,18 +289,21 @@ class AofWriter:
             if switch is not None:
                 limit = min(limit, switch[0] - self.written)
             part = bytes(data[pos : pos + limit])
+            self.inflight = part
             try:
-                await trio.to_thread.run_sync(self._locked_write_and_sync, self.fd, part)
+                wrote = await trio.to_thread.run_sync(self._locked_write_and_sync, self.fd, part)
             except OSError as exc:
+                self.inflight = None
                 self.buf = data[pos:] + self.buf
                 self._write_failed(exc)
                 await trio.sleep(RETRY_INTERVAL)
                 return
             pos += len(part)
-            self.written += len(part)
-            self.file_size += len(part)
+            if wrote:  # (else flush_and_sync wrote it first and counted it)
+                self.written += len(part)
+                self.file_size += len(part)
             self.synced = max(self.synced, self.written)
-            if switch is not None and self.written >= switch[0]:
+            if switch is not None and self.switch is switch and self.written >= switch[0]:
                 self._switch_now(switch[1])
                 continue
             if pos >= len(data):
@@ -309,9 +314,15 @@ class AofWriter:
         progress.set()
         self.release_held()
 
-    def _locked_write_and_sync(self, fd: int, data: bytes) -> None:
-        """Worker thread: all of `data` then fdatasync, or nothing (a short write is cut)."""
+    def _locked_write_and_sync(self, fd: int, data: bytes) -> bool:
+        """Worker thread: all of `data` then fdatasync, or nothing (a short write is cut).
+
+        False when flush_and_sync got the lock first and already wrote `data`.
+        """
         with self.io_lock:
+            if self.inflight is not data:
+                return False
+            self.inflight = None
             start = os.lseek(fd, 0, os.SEEK_END)
             done = 0
             try:
@@ -325,6 +336,7 @@ class AofWriter:
                     except OSError:
                         pass
                 raise
+        return True
 
     def switch_to(self, new_fd: int) -> None:
         """Send everything appended from now on to `new_fd` (a rewrite's new incr file);
@@ -355,6 +367,13 @@ class AofWriter:
     def flush_and_sync(self) -> None:
         """Everything buffered to disk now, synchronously (shutdown, switching off)."""
         with self.io_lock:
+            inflight = self.inflight
+            if inflight is not None:
+                # A group commit's bytes come first in the stream: write them before ours.
+                self.inflight = None
+                if not self._write(inflight):
+                    raise OSError(errno.EIO, self.last_write_error)
+                self.written += len(inflight)
             if self.switch is not None:
                 # A rewrite's switch not reached yet: the bytes before it go to the old file.
                 cut = self.switch[0] - self.written

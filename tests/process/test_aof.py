@@ -247,6 +247,67 @@ def test_writes_survive_restart_with_the_same_digest_and_ttls(tmp_path: Path) ->
         node.stop()
 
 
+def test_restart_selects_the_db_again_and_reports_sizes(tmp_path: Path) -> None:
+    """After a restart the next command gets its own SELECT (the incr file ended in db 5)."""
+    node = start_keelkv(*DEBUG, *AOF, workdir=tmp_path)
+    try:
+        r = node.client()
+        r.execute_command("SELECT", 5)
+        r.set("in-db-5", "1")
+        node = restart(node, *DEBUG, *AOF)
+        r = node.client()
+        i = info(r)
+        sizes = sum((aof_dir(tmp_path) / n).stat().st_size for n, _, _ in manifest_files(tmp_path))
+        assert i["aof_current_size"] == sizes and i["aof_base_size"] == sizes
+        r.set("in-db-0", "1")
+        node = restart(node, *DEBUG, *AOF)
+        r = node.client()
+        assert r.get("in-db-0") == b"1"
+        r.execute_command("SELECT", 5)
+        assert r.get("in-db-0") is None and r.get("in-db-5") == b"1"
+    finally:
+        node.stop()
+
+
+@pytest.mark.parametrize("preamble", ["yes", "no"])
+def test_values_bigger_than_the_read_chunk_survive(tmp_path: Path, preamble: str) -> None:
+    """3 MB values cross the loader's 1 MB reads, in the incr file and in the base."""
+    extra = ("--aof-use-rdb-preamble", preamble)
+    node = start_keelkv(*DEBUG, *AOF, *extra, workdir=tmp_path)
+    try:
+        r = node.client()
+        big = os.urandom(3 << 20)
+        r.set("big", big)
+        r.rpush("list", big[:1000], big[1000:2_000_000])
+        node = restart(node, *DEBUG, *AOF, *extra)
+        r = node.client()
+        assert r.get("big") == big
+        assert r.bgrewriteaof()
+        wait_rewrite_done(r)
+        r.append("big", b"!")
+        node = restart(node, *DEBUG, *AOF, *extra)
+        r = node.client()
+        assert r.get("big") == big + b"!"
+        assert r.lrange("list", 0, -1) == [big[:1000], big[1000:2_000_000]]
+    finally:
+        node.stop()
+
+
+def test_appendfilename_with_a_space_is_quoted_in_the_manifest(tmp_path: Path) -> None:
+    extra = ("--appendfilename", "my file.aof", "--appenddirname", "aofs")
+    node = start_keelkv(*DEBUG, *AOF, *extra, workdir=tmp_path)
+    try:
+        assert (tmp_path / "aofs" / "my file.aof.manifest").read_text() == (
+            'file "my file.aof.1.base.rdb" seq 1 type b\n'
+            'file "my file.aof.1.incr.aof" seq 1 type i\n'
+        )
+        node.client().set("k", "v")
+        node = restart(node, *DEBUG, *AOF, *extra)
+        assert node.client().get("k") == b"v"
+    finally:
+        node.stop()
+
+
 def test_appendonly_yes_ignores_a_dump_once_an_aof_exists(tmp_path: Path) -> None:
     node = start_keelkv(*DEBUG, *AOF, workdir=tmp_path)
     try:
@@ -568,6 +629,27 @@ def test_config_set_appendonly_no_stops_a_running_rewrite(tmp_path: Path) -> Non
         node.stop()
 
 
+def test_config_set_appendonly_no_cancels_a_scheduled_rewrite(tmp_path: Path) -> None:
+    """stopAppendOnly clears aof_rewrite_scheduled: no rewrite runs once the AOF is off."""
+    node = start_keelkv(*DEBUG, *AOF, *FORK, workdir=tmp_path)
+    try:
+        r = node.client()
+        fill(r, 300)
+        with held_child(node, lambda: r.bgsave()):
+            assert reply(node, "BGREWRITEAOF") == (
+                b"+Background append only file rewriting scheduled\r\n"
+            )
+            assert r.config_set("appendonly", "no")
+            assert info(r)["aof_rewrite_scheduled"] == 0
+        wait_for(lambda: info(r)["rdb_bgsave_in_progress"] == 0)
+        time.sleep(0.5)  # a few cron ticks
+        i = info(r)
+        assert i["aof_rewrites"] == 0 and i["aof_rewrite_in_progress"] == 0
+        assert [n for n, _, _ in manifest_files(tmp_path)] == [f"{P}.1.base.rdb", f"{P}.1.incr.aof"]
+    finally:
+        node.stop()
+
+
 # -- loading: truncation and corruption ------------------------------------------------------
 
 
@@ -803,16 +885,36 @@ def test_aof_timestamp_enabled_writes_ts_annotations(tmp_path: Path) -> None:
         assert abs(stamps[0] - t0) <= 2
         assert data.startswith(b"#TS:")
         assert re.fullmatch(rb"(#TS:\d+\r\n|\*[^#]*)+", data)
-        # The next file starts with its own annotation; a RESP base starts with one too.
+        # A RESP base starts with an annotation.
         assert r.bgrewriteaof()
         wait_rewrite_done(r)
         base = (aof_dir(tmp_path) / f"{P}.2.base.aof").read_bytes()
         assert re.match(rb"#TS:\d+\r\n\*2\r\n\$6\r\nSELECT\r\n", base)
+        time.sleep(1.1)
         r.set("d", "4")
-        assert last_incr(tmp_path).read_bytes().startswith(b"#TS:")
+        # (Redis writes the next #TS only when the second changes, even in a new incr file.)
+        ts_then_d = (
+            rb"#TS:\d+\r\n(\*2\r\n\$6\r\nSELECT\r\n\$1\r\n0\r\n)?"
+            rb"\*3\r\n\$3\r\nSET\r\n\$1\r\nd\r\n"
+        )
+        assert re.search(ts_then_d, last_incr(tmp_path).read_bytes())
         before = digest(r)
         node = restart(node, *DEBUG, *AOF, "--aof-timestamp-enabled", "yes")
         assert digest(node.client()) == before
+    finally:
+        node.stop()
+
+
+def test_config_set_aof_timestamp_enabled_takes_effect_at_once(tmp_path: Path) -> None:
+    """Redis reads aof-timestamp-enabled on every append (feedAppendOnlyFile)."""
+    node = start_keelkv(*AOF, workdir=tmp_path)
+    try:
+        r = node.client()
+        r.set("a", "1")
+        assert r.config_set("aof-timestamp-enabled", "yes")
+        r.set("b", "2")
+        data = last_incr(tmp_path).read_bytes()
+        assert re.search(rb"#TS:\d+\r\n\*3\r\n\$3\r\nSET\r\n\$1\r\nb\r\n", data), data
     finally:
         node.stop()
 

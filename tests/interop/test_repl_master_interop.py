@@ -1,0 +1,119 @@
+"""Real redis-server 7.0 replicas of a keelkv master: full sync (disk and diskless), the live
+stream, partial resync after the link drops, and `redis-cli --rdb` backups."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.harness import ServerProcess, start_keelkv, start_redis
+
+pytestmark = pytest.mark.interop
+
+DEBUG = ("--enable-debug-command", "yes")
+
+
+def wait_for(predicate, timeout: float = 20.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise TimeoutError("condition not met")
+
+
+def fill(r: redis.Redis, prefix: str) -> None:
+    for db in (0, 3):
+        r.execute_command("SELECT", db)
+        p = r.pipeline(transaction=False)
+        for i in range(300):
+            p.set(f"{prefix}:s:{i}", f"v{i}")
+        p.rpush(f"{prefix}:l", *range(50))
+        p.hset(f"{prefix}:h", mapping={"a": 1, "b": "x" * 100})
+        p.sadd(f"{prefix}:set", 1, 2, 3)
+        p.zadd(f"{prefix}:z", {"m": 1.5, "n": 2})
+        p.set(f"{prefix}:ttl", "t", px=600_000)
+        p.execute()
+    r.execute_command("SELECT", 0)
+
+
+def digest(r: redis.Redis) -> bytes:
+    return r.execute_command("DEBUG", "DIGEST")
+
+
+def in_sync(master: redis.Redis, replica: redis.Redis) -> bool:
+    m = master.info("replication")["master_repl_offset"]
+    info = replica.info("replication")
+    return info.get("master_link_status") == "up" and info.get("slave_repl_offset") == m
+
+
+@pytest.mark.parametrize("diskless", ["yes", "no"])
+def test_real_replica_follows_a_keelkv_master(tmp_path: Path, diskless: str) -> None:
+    master = start_keelkv(*DEBUG, "--repl-diskless-sync", diskless, workdir=tmp_path)
+    replica: ServerProcess | None = None
+    try:
+        m = master.client()
+        fill(m, "before")
+        replica = start_redis(*DEBUG)
+        r = replica.client()
+        assert r.replicaof("127.0.0.1", master.port)
+        wait_for(lambda: in_sync(m, r))
+        assert digest(r) == digest(m)
+        # The live stream: every type, expiry, MULTI, several dbs.
+        fill(m, "after")
+        with m.pipeline(transaction=True) as p:
+            p.incr("counter")
+            p.lpush("after:l", "x")
+            p.execute()
+        m.expire("before:s:1", 1000)
+        m.delete("before:s:2")
+        wait_for(lambda: in_sync(m, r))
+        assert digest(r) == digest(m)
+        info = m.info("replication")
+        assert info["connected_slaves"] == 1
+        assert info["slave0"]["state"] == "online"
+        # Link drop: the replica comes back with a partial resync, not a second full sync.
+        full_before = m.info("stats")["sync_full"]
+        m.execute_command("CLIENT", "KILL", "TYPE", "replica")
+        m.set("while-down", "1")
+        wait_for(lambda: m.info("stats")["sync_partial_ok"] >= 1)
+        wait_for(lambda: in_sync(m, r))
+        assert m.info("stats")["sync_full"] == full_before
+        assert r.get("while-down") == b"1"
+        assert digest(r) == digest(m)
+    finally:
+        if replica is not None:
+            replica.stop()
+        master.stop()
+
+
+def test_redis_cli_rdb_gets_a_valid_backup_from_keelkv(tmp_path: Path) -> None:
+    master = start_keelkv(*DEBUG, workdir=tmp_path)
+    try:
+        m = master.client()
+        fill(m, "backup")
+        target = tmp_path / "backup.rdb"
+        out = subprocess.run(
+            ["redis-cli", "-p", str(master.port), "--rdb", str(target)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert out.returncode == 0, out.stdout + out.stderr
+        check = subprocess.run(["redis-check-rdb", str(target)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout
+        restored_dir = tmp_path / "restored"
+        restored_dir.mkdir()
+        target.rename(restored_dir / "dump.rdb")
+        real = start_redis(*DEBUG, workdir=restored_dir)
+        try:
+            assert digest(real.client()) == digest(m)
+        finally:
+            real.stop()
+    finally:
+        master.stop()
