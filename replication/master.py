@@ -20,7 +20,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from node.propagate import StreamEncoder
-from node.resp import encode_command
+from node.resp import ReplyError, encode_command
 from persistence.dataset import rdb_chunks
 from replication.backlog import ReplBacklog
 
@@ -236,6 +236,29 @@ class ReplicationMaster:
         ip = info.ip or info.client.addr.rsplit(":", 1)[0]
         return f"{ip}:{info.listening_port}"
 
+    # -- min-replicas-to-write -------------------------------------------------------------
+
+    def good_replicas(self) -> int:
+        """Online replicas whose last ACK is at most min-replicas-max-lag seconds old."""
+        max_lag = self.server.config.min_replicas_max_lag
+        now = time.monotonic()
+        return sum(
+            1
+            for info in self.replicas.values()
+            if info.state == "online" and now - info.ack_time <= max_lag
+        )
+
+    def noreplicas(self, server: Server, c: Any, cmd: Any) -> ReplyError | None:
+        """Write barrier: refuse writes while too few replicas are in sync (a master only)."""
+        config = server.config
+        if not config.min_replicas_to_write or not config.min_replicas_max_lag:
+            return None
+        if server.masterhost is not None:
+            return None
+        if self.good_replicas() < config.min_replicas_to_write:
+            return ReplyError("NOREPLICAS Not enough good replicas to write.")
+        return None
+
     # -- INFO ------------------------------------------------------------------------------
 
     def info_fields(self, server: Server) -> list[tuple[str, Any]]:
@@ -250,6 +273,9 @@ class ReplicationMaster:
                     f"offset={info.ack_offset},lag={int(now - info.ack_time)}",
                 )
             )
+        config = server.config
+        if config.min_replicas_to_write and config.min_replicas_max_lag:
+            fields.append(("min_slaves_good_slaves", self.good_replicas()))
         backlog = self.backlog
         fields += [
             ("master_failover_state", "no-failover"),
@@ -288,3 +314,4 @@ def install(server: Server) -> None:
     server.cron_hooks.append(lambda s: master.cron())
     server.info_hooks.setdefault("replication", []).append(master.info_fields)
     server.info_hooks.setdefault("stats", []).append(master.info_stats)
+    server.write_barriers.append(master.noreplicas)

@@ -117,3 +117,28 @@ def test_redis_cli_rdb_gets_a_valid_backup_from_keelkv(tmp_path: Path) -> None:
             real.stop()
     finally:
         master.stop()
+
+
+def test_min_replicas_to_write_refuses_writes_until_a_replica_is_in_sync(tmp_path: Path) -> None:
+    master = start_keelkv(*DEBUG, workdir=tmp_path)
+    replica: ServerProcess | None = None
+    try:
+        m = master.client()
+        assert m.config_set("min-replicas-to-write", "1")
+        with pytest.raises(
+            redis.ResponseError, match="^NOREPLICAS Not enough good replicas to write.$"
+        ):
+            m.set("k", "v")
+        assert m.get("k") is None  # reads are served
+        assert m.info("replication")["min_slaves_good_slaves"] == 0
+        replica = start_redis(*DEBUG)
+        r = replica.client()
+        assert r.replicaof("127.0.0.1", master.port)
+        wait_for(lambda: m.info("replication").get("min_slaves_good_slaves") == 1)
+        assert m.set("k", "v")
+        wait_for(lambda: r.get("k") == b"v")
+        assert m.config_set("min-replicas-to-write", "0")
+    finally:
+        if replica is not None:
+            replica.stop()
+        master.stop()
