@@ -12,6 +12,8 @@ from __future__ import annotations
 import gc
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -72,6 +74,35 @@ class LoadingProgress:
         ]
 
 
+@contextmanager
+def dataset_loading(server: Server, progress: LoadingProgress | None = None) -> Iterator[None]:
+    """While a load fills the keyspace: the node is `loading` (clients get -LOADING, INFO
+    shows `progress`), and the cyclic collector is paused: with millions of new objects it
+    would rescan the growing heap again and again (a third of the load time). The new
+    objects are frozen into the permanent generation after."""
+    gc.disable()
+    server.persistence.loading_progress = progress
+    server.loading = True
+    server.update_gates()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.enable()
+        server.loading = False
+        server.persistence.loading_progress = None
+        server.update_gates()
+
+
+def empty_dataset(server: Server) -> None:
+    """Drop every key before a reload (WATCHers see the change, as after FLUSHALL)."""
+    from node.commands.tx_state import touch_watched_keys_in_db
+
+    for db in server.dbs:
+        touch_watched_keys_in_db(db, None)
+        db.clear()
+
+
 def install_dataset(server: Server) -> None:
     """After a load replaced the databases' contents: restart the per-db bookkeeping."""
     from node.evict import sync_databases
@@ -112,19 +143,11 @@ async def load_rdb_file(server: Server, path: str) -> bool:
         server.log.warning(f"Fatal error loading the DB: {exc.strerror}. Exiting.")
         return False
     started = time.monotonic()
-    keep_expired = server.masterhost is not None
-    # Millions of new objects: the cyclic collector would rescan the growing heap again and
-    # again (a third of the load time). They are frozen into the permanent generation after.
-    gc.disable()
-    loader = DatasetLoader(server, keep_expired=keep_expired)
+    loader = DatasetLoader(server, keep_expired=server.masterhost is not None)
     progress = LoadingProgress(server, total, "RDB")
-    state = server.persistence
-    state.loading_progress = progress
-    server.loading = True
-    server.update_gates()
     logged_aux = False
     try:
-        with open(path, "rb") as f:
+        with dataset_loading(server, progress), open(path, "rb") as f:
             while chunk := f.read(READ_CHUNK):
                 loader.feed(chunk)
                 if not logged_aux and loader.keys_loaded:
@@ -141,15 +164,10 @@ async def load_rdb_file(server: Server, path: str) -> bool:
     except OSError as exc:
         server.log.warning(f"Fatal error loading the DB ({path}): {exc.strerror}. Exiting.")
         return False
-    finally:
-        gc.freeze()
-        gc.enable()
-        server.loading = False
-        state.loading_progress = None
-        server.update_gates()
     if not logged_aux:
         log_rdb_aux(server, loader.aux)
     install_dataset(server)
+    state = server.persistence
     state.last_load_keys_loaded = loader.keys_loaded
     state.last_load_keys_expired = loader.keys_expired
     server.log.notice(
@@ -164,26 +182,20 @@ def debug_reload(server: Server, *, merge: bool, flush: bool, save: bool) -> str
 
     Returns the error to answer, or None. MERGE lets keys from the file replace live ones.
     """
-    from node.commands.tx_state import touch_watched_keys_in_db
-
     path = server.config.dbfilename
     if save and server.persistence.rdb.save() is not None:
         return "ERR"
     if flush:
-        for db in server.dbs:
-            touch_watched_keys_in_db(db, None)
-            db.clear()
+        empty_dataset(server)
     loader = DatasetLoader(server, keep_expired=server.masterhost is not None, replace=merge)
-    gc.disable()
     try:
-        read_file_sync(server, path, loader)
+        with dataset_loading(server):
+            read_file_sync(server, path, loader)
     except (OSError, RdbError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         server.log.warning(f"Error loading {path} for DEBUG RELOAD: {reason}")
         return "ERR Error trying to load the RDB dump, check server logs."
     finally:
-        gc.freeze()
-        gc.enable()
         install_dataset(server)
     server.log.warning("DB reloaded by DEBUG RELOAD")
     return None

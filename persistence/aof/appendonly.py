@@ -420,11 +420,14 @@ class AppendOnly:
 
     def debug_loadaof(self) -> str | None:
         """Flush the AOF, empty the dataset, and load it back from the AOF files."""
-        import gc
 
-        from node.commands.tx_state import touch_watched_keys_in_db
         from persistence.aof.loader import AofLoadError, load_files_sync
-        from persistence.loader import LoadingProgress, install_dataset
+        from persistence.loader import (
+            LoadingProgress,
+            dataset_loading,
+            empty_dataset,
+            install_dataset,
+        )
 
         server = self.server
         if self.writer is not None:
@@ -432,23 +435,16 @@ class AppendOnly:
         if not self.has_manifest():
             return "ERR no AOF to load (appendonly is off and no manifest exists)"
         manifest = self.read_manifest()
-        for db in server.dbs:
-            touch_watched_keys_in_db(db, None)
-            db.clear()
-        files = ([(manifest.base.name, "b")] if manifest.base else []) + [
-            (i.name, "i") for i in manifest.incrs
-        ]
-        server.loading = True
-        gc.disable()
+        empty_dataset(server)
         try:
-            load_files_sync(server, self.directory, files, LoadingProgress(server, 0, "AOF"))
+            with dataset_loading(server):
+                load_files_sync(
+                    server, self.directory, load_order(manifest), LoadingProgress(server, 0, "AOF")
+                )
         except (AofLoadError, OSError) as exc:
             server.log.warning(f"DEBUG LOADAOF failed: {exc}")
             return "ERR Error trying to load the AOF files, check server logs."
         finally:
-            gc.freeze()
-            gc.enable()
-            server.loading = False
             install_dataset(server)
         server.dirty_at_last_save = server.dirty
         server.log.warning("Append Only File loaded by DEBUG LOADAOF")
@@ -525,6 +521,12 @@ class AppendOnly:
         return fields
 
 
+def load_order(manifest: Manifest) -> list[tuple[str, str]]:
+    """(name, kind) of the files to load: the base, then the incr files in order."""
+    base = [(manifest.base.name, "b")] if manifest.base else []
+    return base + [(i.name, "i") for i in manifest.incrs]
+
+
 def _create_empty(path: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
@@ -547,11 +549,15 @@ async def load_at_startup(server: Server) -> bool:
     base, instead of Redis's empty start that a later save would write over the dump.
     Returns False after logging a fatal error.
     """
-    import gc
 
     from persistence.aof.loader import AofLoadError, load_files
     from persistence.aof.manifest import ManifestError
-    from persistence.loader import LoadingProgress, install_dataset, load_rdb_file
+    from persistence.loader import (
+        LoadingProgress,
+        dataset_loading,
+        install_dataset,
+        load_rdb_file,
+    )
 
     aof: AppendOnly = server.persistence.aof
     log = server.log
@@ -568,31 +574,20 @@ async def load_at_startup(server: Server) -> bool:
         except (ManifestError, OSError) as exc:
             log.warning(f"*** FATAL AOF MANIFEST FILE ERROR *** {exc}")
             return False
-        files = ([(manifest.base.name, "b")] if manifest.base else []) + [
-            (i.name, "i") for i in manifest.incrs
-        ]
+        files = load_order(manifest)
         total = sum(os.path.getsize(aof.path(n)) for n, _ in files if os.path.exists(aof.path(n)))
         progress = LoadingProgress(server, total, "AOF")
-        server.persistence.loading_progress = progress
-        server.loading = True
-        server.update_gates()
         started = time.monotonic()
-        gc.disable()
         try:
-            if total:
-                await load_files(server, aof.directory, files, progress)
+            with dataset_loading(server, progress):
+                if total:
+                    await load_files(server, aof.directory, files, progress)
         except AofLoadError as exc:
             log.warning(str(exc))
             return False
         except OSError as exc:
             log.warning(f"Fatal error loading the AOF: {exc.strerror}")
             return False
-        finally:
-            gc.freeze()
-            gc.enable()
-            server.loading = False
-            server.persistence.loading_progress = None
-            server.update_gates()
         install_dataset(server)
         log.notice(f"DB loaded from append only file: {time.monotonic() - started:.3f} seconds")
         aof.manifest = manifest

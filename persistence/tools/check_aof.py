@@ -44,7 +44,6 @@ from persistence.tools.check_rdb import (
     Report,
     _report_checksum,
     _report_error,
-    format_eta,
     redis_reason,
 )
 from persistence.tools.check_rdb import c_string as rdb_c_string
@@ -215,23 +214,6 @@ class AofProgress(Progress):
     """check_rdb's bar, counting keys in an RDB part and commands in RESP parts."""
 
     label = "commands"
-
-    def draw(self, done: int, keys: int, now: float) -> None:
-        elapsed = max(now - self.start, 1e-9)
-        total = max(self.total, done)
-        pct = 100.0 * done / total if total else 100.0
-        rate = done / elapsed
-        eta = (total - done) / rate if rate > 0 else 0.0
-        mib = 1024 * 1024
-        line = (
-            f"{pct:5.1f}% {done / mib:.1f}/{total / mib:.1f} MB | {keys} {self.label} | "
-            f"{rate / mib:.1f} MB/s | ETA {format_eta(eta)}"
-        )
-        pad = " " * max(0, self.width - len(line))
-        self.width = len(line)
-        self.stream.write("\r" + line + pad)
-        self.stream.flush()
-        self.shown = True
 
 
 class Checker:

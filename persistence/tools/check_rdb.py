@@ -236,6 +236,8 @@ class Report:
 class Progress:
     """A one-line progress bar on stderr, redrawn at most `hz` times a second."""
 
+    label = "keys"  # what `keys` counts
+
     def __init__(self, stream: TextIO, total: int, hz: float = 10.0) -> None:
         self.stream = stream
         self.total = total
@@ -260,7 +262,7 @@ class Progress:
         eta = (total - done) / rate if rate > 0 else 0.0
         mib = 1024 * 1024
         line = (
-            f"{pct:5.1f}% {done / mib:.1f}/{total / mib:.1f} MB | {keys} keys | "
+            f"{pct:5.1f}% {done / mib:.1f}/{total / mib:.1f} MB | {keys} {self.label} | "
             f"{rate / mib:.1f} MB/s | ETA {format_eta(eta)}"
         )
         pad = " " * max(0, self.width - len(line))
