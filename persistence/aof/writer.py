@@ -76,7 +76,7 @@ class AofWriter:
         self.io_lock = threading.Lock()
         # A pending switch to a new incr file: (stream offset where it starts, its fd).
         self.switch: tuple[int, int] | None = None
-        # The bytes a group commit is writing in its worker thread, until it has them.
+        # The bytes a group commit handed to its worker thread, until the worker takes them.
         self.inflight: bytes | None = None
 
     # -- the stream consumer ------------------------------------------------------------
@@ -266,10 +266,10 @@ class AofWriter:
     async def _commit_group(self) -> None:
         """always: write and fsync everything buffered, then release the held replies.
 
-        The commit takes the buffer (what arrives meanwhile waits for the next one) and does
-        its I/O in a worker thread under `io_lock`, which every other writer of the file
-        also takes, so bytes reach the file in stream order. A requested switch to a new
-        incr file (`switch_to`) happens exactly at its stream offset.
+        The commit takes the buffer (what arrives meanwhile waits for the next one) and
+        hands it to a worker thread, which appends it under `io_lock` (see
+        `_append_locked`). Until the worker has taken it, the bytes stay in `inflight`, so
+        a synchronous `flush_and_sync` (shutdown) writes them first instead.
         """
         if not self.buf and self.synced >= self.written and self.switch is None:
             return
@@ -280,63 +280,63 @@ class AofWriter:
             await trio.lowlevel.cancel_shielded_checkpoint()
             if len(self.buf) == size:
                 break
-        data = self.buf
+        data = bytes(self.buf)
         self.buf = bytearray()
-        pos = 0
-        while True:
-            limit = len(data) - pos
-            switch = self.switch
-            if switch is not None:
-                limit = min(limit, switch[0] - self.written)
-            part = bytes(data[pos : pos + limit])
-            self.inflight = part
-            try:
-                wrote = await trio.to_thread.run_sync(self._locked_write_and_sync, self.fd, part)
-            except OSError as exc:
-                self.inflight = None
-                self.buf = data[pos:] + self.buf
-                self._write_failed(exc)
-                await trio.sleep(RETRY_INTERVAL)
-                return
-            pos += len(part)
-            if wrote:  # (else flush_and_sync wrote it first and counted it)
-                self.written += len(part)
-                self.file_size += len(part)
-            self.synced = max(self.synced, self.written)
-            if switch is not None and self.switch is switch and self.written >= switch[0]:
-                self._switch_now(switch[1])
-                continue
-            if pos >= len(data):
-                break
+        self.inflight = data
+        before = self.written
+        try:
+            await trio.to_thread.run_sync(self._commit_in_thread, data)
+        except OSError as exc:
+            # The worker counted what reached the file; the rest goes back in front.
+            self.buf = bytearray(data[self.written - before :]) + self.buf
+            self._write_failed(exc)
+            await trio.sleep(RETRY_INTERVAL)
+            return
         self.commits += 1
         self._write_succeeded()
         progress, self._progress = self._progress, trio.Event()
         progress.set()
         self.release_held()
 
-    def _locked_write_and_sync(self, fd: int, data: bytes) -> bool:
-        """Worker thread: all of `data` then fdatasync, or nothing (a short write is cut).
-
-        False when flush_and_sync got the lock first and already wrote `data`.
-        """
+    def _commit_in_thread(self, data: bytes) -> None:
+        """Worker thread: append `data` and fdatasync, unless flush_and_sync took it first."""
         with self.io_lock:
             if self.inflight is not data:
-                return False
+                return
             self.inflight = None
-            start = os.lseek(fd, 0, os.SEEK_END)
-            done = 0
-            try:
-                while done < len(data):
-                    done += os.write(fd, data[done:])
-                os.fdatasync(fd)
-            except OSError:
-                if done:
-                    try:
-                        os.ftruncate(fd, start)
-                    except OSError:
-                        pass
-                raise
-        return True
+            self._append_locked(data)
+            os.fdatasync(self.fd)
+            self.synced = self.written
+
+    def _append_locked(self, data: bytes) -> None:
+        """Append `data` (the next bytes of the stream) with `io_lock` held.
+
+        A pending rewrite switch happens exactly at its stream offset: the bytes before it
+        end the old incr file, which is fsync'd and closed, and the rest start the new one.
+        The counters follow what reached a file. A short write is cut back, so no file ever
+        ends inside a command, and the OSError propagates.
+        """
+        pos = 0
+        while True:
+            switch = self.switch
+            limit = len(data) - pos
+            if switch is not None:
+                limit = min(limit, switch[0] - self.written)
+            if limit > 0:
+                _append_all(self.fd, data[pos : pos + limit])
+                pos += limit
+                self.written += limit
+                self.file_size += limit
+            if switch is not None and self.written >= switch[0]:
+                old, self.fd, self.switch = self.fd, switch[1], None
+                self.file_size = 0
+                try:
+                    os.fdatasync(old)
+                finally:
+                    os.close(old)
+                continue
+            if pos >= len(data):
+                return
 
     def switch_to(self, new_fd: int) -> None:
         """Send everything appended from now on to `new_fd` (a rewrite's new incr file);
@@ -355,9 +355,6 @@ class AofWriter:
             else:
                 # The old file cannot take them: they go to the new one, never lost.
                 self.server.log.warning("AOF buffer moved to the new incr file after a write error")
-        self._switch_now(new_fd)
-
-    def _switch_now(self, new_fd: int) -> None:
         old = self.fd
         self.fd = new_fd
         self.file_size = 0
@@ -367,32 +364,21 @@ class AofWriter:
     def flush_and_sync(self) -> None:
         """Everything buffered to disk now, synchronously (shutdown, switching off)."""
         with self.io_lock:
+            data = bytes(self.buf)
             inflight = self.inflight
             if inflight is not None:
-                # A group commit's bytes come first in the stream: write them before ours.
+                # A group commit's bytes the worker has not taken yet come first.
                 self.inflight = None
-                if not self._write(inflight):
-                    raise OSError(errno.EIO, self.last_write_error)
-                self.written += len(inflight)
-            if self.switch is not None:
-                # A rewrite's switch not reached yet: the bytes before it go to the old file.
-                cut = self.switch[0] - self.written
-                if 0 < cut <= len(self.buf):
-                    first = bytes(self.buf[:cut])
-                    if not self._write(first):
-                        raise OSError(errno.EIO, self.last_write_error)
-                    del self.buf[:cut]
-                    self.written += cut
-                os.fdatasync(self.fd)
-                old, self.fd, self.switch = self.fd, self.switch[1], None
-                os.close(old)
-                self.file_size = 0
-            if self.buf:
-                data = bytes(self.buf)
-                if not self._write(data):
-                    raise OSError(errno.EIO, self.last_write_error)
-                del self.buf[: len(data)]
-                self.written += len(data)
+                data = inflight + data
+            before = self.written
+            try:
+                self._append_locked(data)
+            except OSError as exc:
+                self.buf = bytearray(data[self.written - before :])
+                self._write_failed(exc)
+                raise
+            self.buf = bytearray()
+            self._write_succeeded()
             os.fdatasync(self.fd)
         self.synced = max(self.synced, self.written)
         progress, self._progress = self._progress, trio.Event()
@@ -405,6 +391,22 @@ class AofWriter:
         self._work.set()
         progress, self._progress = self._progress, trio.Event()
         progress.set()
+
+
+def _append_all(fd: int, data: bytes) -> None:
+    """Write all of `data` at the end of `fd`, or nothing: a short write is cut back."""
+    start = os.lseek(fd, 0, os.SEEK_END)
+    done = 0
+    try:
+        while done < len(data):
+            done += os.write(fd, data[done:])
+    except OSError:
+        if done:
+            try:
+                os.ftruncate(fd, start)
+            except OSError:
+                pass
+        raise
 
 
 async def _sync_and_close(fd: int, lock: threading.Lock) -> None:
