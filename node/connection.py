@@ -47,8 +47,11 @@ async def _serve(c: Client) -> None:
         try:
             data = sock.recv(RECV_SIZE)
         except BlockingIOError:
-            if c.out and not c.aof_hold and not await flush(c):
-                break
+            if c.out and not c.aof_hold:
+                if not await flush(c):
+                    break
+                if c.out:
+                    continue  # a replica's stream grew meanwhile: read its ACKs, send more
             with trio.CancelScope() as scope:
                 c.wake_scope = scope
                 await wait_readable(sock)
@@ -118,18 +121,30 @@ async def _serve(c: Client) -> None:
 
 
 async def flush(c: Client) -> bool:
-    """Send everything queued for `c`; False if the connection is gone."""
+    """Send everything queued for `c`; False if the connection is gone.
+
+    A replica's output never stops growing while the master takes writes: it gets one batch
+    per call, so its connection task goes back to reading its ACKs in between.
+    """
     sock = c.sock
     assert sock is not None
     while c.out:
-        data = b"".join(c.out) if len(c.out) > 1 else c.out[0]
+        joined = b"".join(c.out) if len(c.out) > 1 else c.out[0]
         c.out.clear()
+        data = memoryview(joined)
         while data:
             try:
                 sent = sock.send(data)
             except BlockingIOError:
                 c.server.output_pending_bytes(c, len(data))
-                await wait_writable(sock)
+                # A kill (output buffer limit, CLIENT KILL) must not wait for a reader
+                # that may never come back.
+                with trio.CancelScope() as scope:
+                    c.wake_scope = scope
+                    await wait_writable(sock)
+                c.wake_scope = None
+                if c.closing:
+                    return False
                 continue
             except OSError:
                 return False
@@ -138,6 +153,8 @@ async def flush(c: Client) -> bool:
             data = data[sent:]
             if c.closing:
                 return False
+        if c.kind == "replica":
+            break
     return True
 
 

@@ -104,7 +104,13 @@ def execute(c: Client, argv: list[bytes]) -> int:
         c.multi.append((cmd, argv))
         c.reply(QUEUED)
         return DONE
-    return call(c, cmd, argv)
+    status = call(c, cmd, argv)
+    # processCommand: the client's write offset, what its next WAIT waits for
+    # (replication/wait.py). Only a node with a backlog has replicas to wait for.
+    repl = server.replication
+    if repl is not None and repl.backlog is not None:
+        c.extra["woff"] = repl.backlog.offset
+    return status
 
 
 def check_gates(c: Client, cmd: Command, argv: list[bytes]) -> ReplyError | int | None:

@@ -420,36 +420,8 @@ def section_stats(server: Server) -> Fields:
 
 
 def section_replication(server: Server) -> Fields:
-    config = server.config
-    if server.masterhost is not None and config.replicaof is not None:
-        host, port = config.replicaof
-        head: Fields = [
-            ("role", "slave"),
-            ("master_host", host),
-            ("master_port", port),
-            ("master_link_status", "up" if server.master_link_up else "down"),
-            ("master_last_io_seconds_ago", -1),
-            ("master_sync_in_progress", 0),
-            ("slave_read_repl_offset", 0),
-            ("slave_repl_offset", 0),
-            ("slave_priority", config.replica_priority),
-            ("slave_read_only", int(config.replica_read_only)),
-            ("replica_announced", int(config.replica_announced)),
-        ]
-    else:
-        head = [("role", "master")]
-    return head + [
-        ("connected_slaves", 0),
-        ("master_failover_state", "no-failover"),
-        ("master_replid", server.master_replid),
-        ("master_replid2", ZERO_REPLID),
-        ("master_repl_offset", 0),
-        ("second_repl_offset", -1),
-        ("repl_backlog_active", 0),
-        ("repl_backlog_size", config.repl_backlog_size),
-        ("repl_backlog_first_byte_offset", 0),
-        ("repl_backlog_histlen", 0),
-    ]
+    """The replication subsystem (replication/master.py) owns this section."""
+    return list(server.replication.info_section(server))
 
 
 def section_cpu(server: Server) -> Fields:

@@ -156,8 +156,10 @@ class Server:
         # appendfsync promises (node/connection.py).
         self.aof_barrier: Any = None
         self.persistence: Any = None
-        # The replication subsystem (replication/master.py) once installed.
+        # The replication subsystem (replication/master.py) once installed, and the link
+        # to this node's master (replication/driver.py).
         self.replication: Any = None
+        self.replica: Any = None
         # Set with shutdown_event when startup must stop (an unreadable dataset).
         self.exit_status = 0
         self.info_hooks: dict[str, list[Callable[[Server], list[tuple[str, Any]]]]] = {}

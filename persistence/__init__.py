@@ -33,11 +33,30 @@ class Persistence:
         self.loading_progress: LoadingProgress | None = None
         self.last_load_keys_loaded = 0
         self.last_load_keys_expired = 0
+        # The AUX fields of the RDB loaded at startup (a replica resumes its history).
+        self.loaded_aux: dict[bytes, bytes] = {}
 
     def after_job(self, job: Any) -> None:
         """A background job ended: start what was waiting for the child slot."""
         if self.server.child is None and self.aof.rewrite_scheduled:
             self.aof.start_rewrite()
+
+    def before_replica_sync(self, server: Server) -> None:
+        """A full sync is about to replace the dataset: the AOF, which describes the old
+        one, stops (Redis's stopAppendOnly before loading the master's RDB)."""
+        if self.aof.state != "off":
+            self.aof.stop()
+
+    def after_replica_sync(self, server: Server) -> None:
+        """The dataset was replaced (or the node became a master): with appendonly yes the
+        AOF starts again from a rewrite of the new dataset (restartAOFAfterSYNC)."""
+        if server.config.appendonly and self.aof.state == "off":
+            err = self.aof.start_at_runtime()
+            if err is not None:
+                server.log.warning(
+                    "Failed enabling the AOF after successful master synchronization! "
+                    f"Trying it again in one second. ({err})"
+                )
 
     def info_persistence(self, server: Server) -> list[tuple[str, Any]]:
         fields = self.rdb.info_persistence(server) + self.aof.info_persistence(server)

@@ -29,8 +29,15 @@ def limits_of(server: Server) -> EncodingLimits:
 def aux_fields(
     server: Server, *, aof_base: bool = False, repl: tuple[int, str, int] | None = None
 ) -> list[tuple[bytes, bytes]]:
-    """Redis 7.0's AUX fields in its order; `repl` = (stream db, replid, offset)."""
+    """Redis 7.0's AUX fields in its order; `repl` = (stream db, replid, offset).
+
+    Without `repl`, a snapshot (not an AOF base) records the node's replication history
+    when it has one, so a replica restarted from it can resync partially (Redis's
+    rdbPopulateSaveInfo)."""
     from node.info import used_memory
+
+    if repl is None and not aof_base and server.replication is not None:
+        repl = server.replication.save_info()
 
     fields = [
         (b"redis-ver", REDIS_VER),

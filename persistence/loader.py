@@ -168,6 +168,7 @@ async def load_rdb_file(server: Server, path: str) -> bool:
         log_rdb_aux(server, loader.aux)
     install_dataset(server)
     state = server.persistence
+    state.loaded_aux = loader.aux
     state.last_load_keys_loaded = loader.keys_loaded
     state.last_load_keys_expired = loader.keys_expired
     server.log.notice(

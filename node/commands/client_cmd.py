@@ -18,6 +18,7 @@ from node import errors
 from node.client import Client
 from node.commands.args import get_ll, parse_ll, parse_timeout_ms
 from node.commands.connection import validate_client_name
+from node.commands.pubsub_state import drop_subscriptions
 from node.commands.table import command, subcommand
 from node.dispatch import NO_REPLY
 from node.resp import NULL_ARRAY, OK, Map, ReplyError, SetReply, Status, Verbatim
@@ -294,6 +295,18 @@ def _kill_filters(c: Client, argv: list[bytes]) -> dict[str, Any]:
     return filters
 
 
+def disconnect(cl: Client) -> None:
+    """Close another client the way Redis's freeClient does: at once, as far as other
+    clients can tell. Its subscriptions and MONITOR feed end before the next command runs,
+    so a PUBLISH right after `CLIENT KILL TYPE pubsub` (Sentinel's failover transaction is
+    followed by its hello) reaches nobody; its task unlinks the rest when it wakes."""
+    cl.kill()
+    drop_subscriptions(cl)
+    monitors = cl.server.monitors
+    if cl.monitor and cl in monitors:
+        monitors.remove(cl)
+
+
 @subcommand("client", "kill", -3, ADMIN_FLAGS, categories=ADMIN_CATS)
 def client_kill(c: Client, argv: list[bytes]) -> Any:
     old_form = len(argv) == 3
@@ -305,6 +318,8 @@ def client_kill(c: Client, argv: list[bytes]) -> Any:
     killed = 0
     close_self = False
     for cl in list(c.server.clients.values()):
+        if cl.closing and cl is not c:
+            continue  # already killed: gone, as far as Redis's freeClient is concerned
         if "addr" in filters and cl.addr != filters["addr"]:
             continue
         if "laddr" in filters and cl.laddr != filters["laddr"]:
@@ -320,7 +335,7 @@ def client_kill(c: Client, argv: list[bytes]) -> Any:
                 continue
             close_self = True
         else:
-            cl.kill()
+            disconnect(cl)
         killed += 1
     if close_self:
         # Flagged only now, so the reply still goes out before the connection closes.

@@ -95,13 +95,7 @@ def lastsave(c: Client, argv: list[bytes]) -> Any:
 
 @command("role", 1, "noscript loading stale fast", categories="admin fast dangerous")
 def role(c: Client, argv: list[bytes]) -> Any:
-    """ROLE; the replication subsystem reports through INFO replication's fields."""
-    server = c.server
-    replicaof = server.config.replicaof
-    if server.masterhost is not None and replicaof is not None:
-        state = "connected" if server.master_link_up else "connect"
-        return [b"slave", replicaof[0].encode(), replicaof[1], state.encode(), -1]
-    return [b"master", 0, []]
+    return c.server.replication.role_reply(c.server)
 
 
 # -- CONFIG ------------------------------------------------------------------------------
