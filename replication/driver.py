@@ -124,6 +124,7 @@ class ReplicaDriver:
         server = self.server
         was_master = server.masterhost is None
         self._drop_link()
+        _disconnect_blocked_clients(server)
         server.config.replicaof = (host, port)
         server.masterhost = host
         server.update_gates()
@@ -594,6 +595,22 @@ class ReplicaDriver:
             except OSError:
                 pass
             self._temp_path = None
+
+
+def _disconnect_blocked_clients(server: Server) -> None:
+    """disconnectAllBlockedClients: what they wait for may never happen on a replica."""
+    from node.resp import ReplyError
+
+    for c in list(server.clients.values()):
+        if c.blocked is not None:
+            server.blocking.unblock(
+                c,
+                ReplyError(
+                    "UNBLOCKED force unblock from blocking operation, instance state changed "
+                    "(master -> replica?)"
+                ),
+            )
+            c.close_after_reply = True
 
 
 def _reason(exc: BaseException) -> str:

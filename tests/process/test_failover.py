@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -172,3 +173,33 @@ def test_failover_without_replicas_is_refused(tmp_path: Path) -> None:
         pytest.raises(redis.ResponseError, match="FAILOVER requires connected replicas."),
     ):
         node.client().execute_command("FAILOVER")
+
+
+def test_replicaof_unblocks_blocked_clients_with_an_error(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with (
+        start_keelkv(*FAST, workdir=tmp_path / "a") as a,
+        start_keelkv(*FAST, workdir=tmp_path / "b") as b,
+    ):
+        blocked = b.client()
+
+        result: list[Any] = []
+
+        def pop() -> None:
+            try:
+                result.append(blocked.blpop(["q"], timeout=0))
+            except redis.RedisError as exc:
+                result.append(exc)
+
+        t = threading.Thread(target=pop)
+        t.start()
+        admin = b.client()
+        wait_for(lambda: admin.info("clients")["blocked_clients"] == 1)
+        admin.execute_command("REPLICAOF", "127.0.0.1", a.port)
+        t.join(10)
+        assert isinstance(result[0], redis.ResponseError)
+        assert str(result[0]) == (
+            "UNBLOCKED force unblock from blocking operation, instance state changed "
+            "(master -> replica?)"
+        )
