@@ -46,6 +46,7 @@ class ReplicaInfo:
         "ip",
         "capa",
         "rdb_only",
+        "pre_psync",
     )
 
     def __init__(self, client: Client) -> None:
@@ -57,6 +58,7 @@ class ReplicaInfo:
         self.ip: str | None = None
         self.capa: set[str] = set()
         self.rdb_only = False
+        self.pre_psync = False  # attached with SYNC (redis-cli --replica): it never ACKs
 
 
 class ReplicationMaster:
@@ -223,7 +225,11 @@ class ReplicationMaster:
                 # client-output-buffer-limit replica: the stream queued for a replica that
                 # does not read it (Redis checks on every append; a tenth of a second here).
                 server.output_pending_bytes(c, sum(map(len, c.out)))
-            if info.state == "online" and now - info.ack_time > config.repl_timeout:
+            if (
+                info.state == "online"
+                and not info.pre_psync
+                and now - info.ack_time > config.repl_timeout
+            ):
                 server.log.warning(
                     f"Disconnecting timedout replica (streaming sync): {self.describe(info)}"
                 )
@@ -250,6 +256,7 @@ class ReplicationMaster:
         """Answer PSYNC on `c`'s output: +CONTINUE with the backlog, or a full sync."""
         server = self.server
         info = self.info_for(c)
+        info.pre_psync = sync_command
         if server.masterhost is not None and not server.master_link_up:
             c.reply(ReplyError("NOMASTERLINK Can't SYNC while not connected with my master"))
             return

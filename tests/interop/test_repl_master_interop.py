@@ -119,6 +119,38 @@ def test_redis_cli_rdb_gets_a_valid_backup_from_keelkv(tmp_path: Path) -> None:
         master.stop()
 
 
+def test_redis_cli_replica_shows_the_live_stream(tmp_path: Path) -> None:
+    master = start_keelkv(*DEBUG, "--repl-diskless-sync-delay", "0", workdir=tmp_path)
+    tap = None
+    try:
+        m = master.client()
+        m.set("before", 1)
+        tap = subprocess.Popen(
+            ["redis-cli", "-p", str(master.port), "--replica"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        wait_for(lambda: m.info("replication")["connected_slaves"] == 1)
+        m.set("tapped", "yes")
+        m.rpush("list", "a", "b")
+        lines: list[str] = []
+        assert tap.stdout is not None
+        while not any('"rpush"' in line.lower() for line in lines):
+            line = tap.stdout.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        text = "".join(lines)
+        assert "SYNC done" in text
+        assert '"set","tapped","yes"' in text.lower()
+        assert '"rpush","list","a","b"' in text.lower()
+    finally:
+        if tap is not None:
+            tap.kill()
+            tap.wait()
+        master.stop()
+
+
 def test_min_replicas_to_write_refuses_writes_until_a_replica_is_in_sync(tmp_path: Path) -> None:
     master = start_keelkv(*DEBUG, workdir=tmp_path)
     replica: ServerProcess | None = None
