@@ -328,6 +328,8 @@ class Server:
             host = addr[1:] if optional else addr
             if host == "*":
                 host = "0.0.0.0"
+            elif host == "::*":
+                host = "::"  # Redis's spelling of every IPv6 address
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
             try:
                 sock = socket.socket(family, socket.SOCK_STREAM)

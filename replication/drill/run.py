@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from replication.drill.faults import Address, Faults, describe
 
@@ -139,12 +141,15 @@ class Drill:
     # -- connections --------------------------------------------------------------------
 
     def connect(self, node: Address, timeout: float = 2.0) -> redis.Redis:
+        # No client-side retries: redis-py's default (3, with backoff up to 10 s) would
+        # hide how long writes were really unavailable; the writer retries itself.
         return redis.Redis(
             host=node[0],
             port=node[1],
             password=self.settings.password,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
         )
 
     def master_address(self) -> Address:

@@ -263,3 +263,9 @@ def test_installed_server_starts_from_any_directory(tmp_path: Path) -> None:
             assert c.call(b"DUMP", b"k").startswith(b"$")
     finally:
         node.stop()
+
+
+def test_bind_star_and_ipv6_star_as_in_redis_configs(tmp_path: Path) -> None:
+    # `bind * -::*` is how Redis's own configs say "every address"; keelkv must accept it.
+    with start_keelkv("--bind", "*", "-::*", "--protected-mode", "no", workdir=tmp_path) as node:
+        assert node.client().ping()
