@@ -76,9 +76,12 @@ class DockerApi:
             "POST", f"/networks/{network}/disconnect", {"Container": container, "Force": True}
         )
 
-    def connect(self, network: str, container: str, aliases: list[str]) -> None:
+    def connect(self, network: str, container: str, aliases: list[str], ipv4: str = "") -> None:
+        endpoint: dict[str, Any] = {"Aliases": aliases}
+        if ipv4:
+            endpoint["IPAMConfig"] = {"IPv4Address": ipv4}
         self.request(
             "POST",
             f"/networks/{network}/connect",
-            {"Container": container, "EndpointConfig": {"Aliases": aliases}},
+            {"Container": container, "EndpointConfig": endpoint},
         )

@@ -32,7 +32,7 @@ class DockerFaults:
     def __init__(self, api: DockerApi | None = None, project: str | None = None) -> None:
         self.api = api or DockerApi()
         self.project = project
-        self._networks: dict[str, list[tuple[str, list[str]]]] = {}
+        self._networks: dict[str, list[tuple[str, list[str], str]]] = {}
         # The container each fault hit: after a kill or a partition its address is gone.
         self._injected: dict[Address, str] = {}
 
@@ -63,10 +63,15 @@ class DockerFaults:
         elif fault == "partition":
             nets = self.api.inspect(cid)["NetworkSettings"]["Networks"]
             self._networks[cid] = [
-                (net_name, [a for a in (net.get("Aliases") or []) if a != cid[:12]])
+                (
+                    net_name,
+                    [a for a in (net.get("Aliases") or []) if a != cid[:12]],
+                    # A fixed address (compose's ipv4_address) must come back with it.
+                    (net.get("IPAMConfig") or {}).get("IPv4Address") or "",
+                )
                 for net_name, net in nets.items()
             ]
-            for net_name, _ in self._networks[cid]:
+            for net_name, _, _ in self._networks[cid]:
                 self.api.disconnect(net_name, cid)
         else:
             raise ValueError(fault)
@@ -79,8 +84,8 @@ class DockerFaults:
         elif fault == "pause":
             self.api.unpause(cid)
         elif fault == "partition":
-            for net_name, aliases in self._networks.pop(cid, []):
-                self.api.connect(net_name, cid, aliases)
+            for net_name, aliases, ipv4 in self._networks.pop(cid, []):
+                self.api.connect(net_name, cid, aliases, ipv4)
         return f"healed {fault}"
 
 
