@@ -611,7 +611,7 @@ def test_config_set_appendonly_no_stops_a_running_rewrite(tmp_path: Path) -> Non
         with held_child(node, lambda: r.bgrewriteaof()) as pid:
             r.set("before-off", "1")
             assert r.config_set("appendonly", "no")
-        wait_for(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie")
+        wait_for(lambda: gone_or_zombie(pid))
         i = wait_rewrite_done(r)
         assert i["aof_enabled"] == 0 and i["aof_rewrite_in_progress"] == 0
         # Stopping a rewrite on purpose is not a failed rewrite (killAppendOnlyChild).
@@ -973,3 +973,11 @@ def test_debug_loadaof_reloads_the_dataset_from_the_aof(tmp_path: Path) -> None:
         assert "Append Only File loaded by DEBUG LOADAOF" in node.log()
     finally:
         node.stop()
+
+
+def gone_or_zombie(pid: int) -> bool:
+    """The child ended (it may exit between two psutil calls)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
