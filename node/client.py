@@ -61,6 +61,7 @@ class Client:
         "tot_net_out",
         "tot_cmds",
         "aof_hold",
+        "woff",
         "extra",
     )
 
@@ -115,6 +116,8 @@ class Client:
         # appendfsync always: replies are held until the AOF is fsync'd up to this stream
         # offset (0: nothing held); the AOF writer sends them (persistence/aof/writer.py).
         self.aof_hold = 0
+        # master_repl_offset after this client's last command: what its WAIT waits for.
+        self.woff = 0
         self.extra: dict[str, Any] = {}
 
     # -- output --------------------------------------------------------------

@@ -109,7 +109,7 @@ def execute(c: Client, argv: list[bytes]) -> int:
     # (replication/wait.py). Only a node with a backlog has replicas to wait for.
     repl = server.replication
     if repl is not None and repl.backlog is not None:
-        c.extra["woff"] = repl.backlog.offset
+        c.woff = repl.backlog.offset
     return status
 
 

@@ -133,47 +133,53 @@ def read_file_sync(server: Server, path: str, loader: DatasetLoader) -> None:
     loader.finish()
 
 
+async def load_rdb_into(
+    server: Server, path: str, *, keep_expired: bool, what: str = "RDB"
+) -> DatasetLoader:
+    """Load the RDB at `path` into the keyspace, yielding to the event loop between chunks
+    (clients get -LOADING, INFO shows loading_*, the log reports progress), and log what
+    rdbLoad logs. Raises RdbError or OSError; the caller decides what a failure means."""
+    total = os.stat(path).st_size
+    loader = DatasetLoader(server, keep_expired=keep_expired)
+    progress = LoadingProgress(server, total, what)
+    logged_aux = False
+    with dataset_loading(server, progress), open(path, "rb") as f:
+        while chunk := f.read(READ_CHUNK):
+            loader.feed(chunk)
+            if not logged_aux and loader.keys_loaded:
+                logged_aux = True
+                log_rdb_aux(server, loader.aux)
+                used = loader.aux.get(b"used-mem", b"")
+                progress.rdb_used_mem = int(used) if used.isdigit() else 0
+            progress.update(loader.offset, loader.keys_loaded)
+            await trio.sleep(0)
+        loader.finish()
+    if not logged_aux:
+        log_rdb_aux(server, loader.aux)
+    install_dataset(server)
+    state = server.persistence
+    state.last_load_keys_loaded = loader.keys_loaded
+    state.last_load_keys_expired = loader.keys_expired
+    server.log.notice(
+        f"Done loading RDB, keys loaded: {loader.keys_loaded}, keys expired: {loader.keys_expired}."
+    )
+    return loader
+
+
 async def load_rdb_file(server: Server, path: str) -> bool:
     """Startup: load `path` if it exists. Returns False after logging a fatal error."""
-    try:
-        total = os.stat(path).st_size
-    except FileNotFoundError:
+    if not os.path.exists(path):
         return True
-    except OSError as exc:
-        server.log.warning(f"Fatal error loading the DB: {exc.strerror}. Exiting.")
-        return False
     started = time.monotonic()
-    loader = DatasetLoader(server, keep_expired=server.masterhost is not None)
-    progress = LoadingProgress(server, total, "RDB")
-    logged_aux = False
     try:
-        with dataset_loading(server, progress), open(path, "rb") as f:
-            while chunk := f.read(READ_CHUNK):
-                loader.feed(chunk)
-                if not logged_aux and loader.keys_loaded:
-                    logged_aux = True
-                    log_rdb_aux(server, loader.aux)
-                    used = loader.aux.get(b"used-mem", b"")
-                    progress.rdb_used_mem = int(used) if used.isdigit() else 0
-                progress.update(loader.offset, loader.keys_loaded)
-                await trio.sleep(0)
-            loader.finish()
+        loader = await load_rdb_into(server, path, keep_expired=server.masterhost is not None)
     except RdbError as exc:
         server.log.warning(f"Fatal error loading the DB ({path}): {exc}. Exiting.")
         return False
     except OSError as exc:
         server.log.warning(f"Fatal error loading the DB ({path}): {exc.strerror}. Exiting.")
         return False
-    if not logged_aux:
-        log_rdb_aux(server, loader.aux)
-    install_dataset(server)
-    state = server.persistence
-    state.loaded_aux = loader.aux
-    state.last_load_keys_loaded = loader.keys_loaded
-    state.last_load_keys_expired = loader.keys_expired
-    server.log.notice(
-        f"Done loading RDB, keys loaded: {loader.keys_loaded}, keys expired: {loader.keys_expired}."
-    )
+    server.persistence.loaded_aux = loader.aux
     server.log.notice(f"DB loaded from disk: {time.monotonic() - started:.3f} seconds")
     return True
 

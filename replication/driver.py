@@ -27,13 +27,7 @@ import trio
 from node.dispatch import execute
 from node.keyspace import mstime
 from node.resp import _encoded_len
-from persistence.loader import (
-    LoadingProgress,
-    dataset_loading,
-    empty_dataset,
-    install_dataset,
-    log_rdb_aux,
-)
+from persistence.loader import empty_dataset, load_rdb_into
 from replication.replica import (
     Continue,
     FullResync,
@@ -53,7 +47,6 @@ if TYPE_CHECKING:
 RECV_SIZE = 256 * 1024
 RETRY_INTERVAL = 1.0  # replicationCron runs once a second
 ACK_INTERVAL = 1.0
-LOAD_CHUNK = 1 << 20
 
 
 class SyncFailed(Exception):
@@ -403,29 +396,14 @@ class ReplicaDriver:
             persistence.after_replica_sync(server)
 
     async def _load_file(self, path: str) -> bool:
-        from persistence.apply import DatasetLoader
         from persistence.rdb import RdbError
 
         server = self.server
-        total = os.stat(path).st_size
-        loader = DatasetLoader(server, keep_expired=True)
-        progress = LoadingProgress(server, total, "RDB from master")
         try:
-            with dataset_loading(server, progress), open(path, "rb") as f:
-                while chunk := f.read(LOAD_CHUNK):
-                    loader.feed(chunk)
-                    progress.update(loader.offset, loader.keys_loaded)
-                    await trio.sleep(0)
-                loader.finish()
-        except RdbError as exc:
-            server.log.warning(f"Error loading the RDB from the master ({path}): {exc}")
+            await load_rdb_into(server, path, keep_expired=True, what="RDB from master")
+        except (RdbError, OSError) as exc:
+            server.log.warning(f"Error loading the RDB from the master ({path}): {_reason(exc)}")
             return False
-        log_rdb_aux(server, loader.aux)
-        install_dataset(server)
-        server.log.notice(
-            f"Done loading RDB, keys loaded: {loader.keys_loaded}, "
-            f"keys expired: {loader.keys_expired}."
-        )
         return True
 
     def _continue(self, event: Continue) -> None:

@@ -101,8 +101,7 @@ class Failover:
     def _find(self, host: str, port: int) -> ReplicaInfo | None:
         repl = self.server.replication
         for info in repl.replicas.values():
-            ip = info.ip or info.client.addr.rsplit(":", 1)[0]
-            if ip.lower() == host.lower() and info.listening_port == port:
+            if info.address.lower() == host.lower() and info.listening_port == port:
                 return info
         return None
 
@@ -132,8 +131,7 @@ class Failover:
             if not caught_up:
                 return
             info = caught_up[0]
-            ip = info.ip or info.client.addr.rsplit(":", 1)[0]
-            self.target = (ip, info.listening_port)
+            self.target = (info.address, info.listening_port)
         host, port = self.target
         server.log.notice(f"Failover target {host}:{port} is synced, failing over.")
         self._hand_over()

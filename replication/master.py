@@ -60,6 +60,11 @@ class ReplicaInfo:
         self.rdb_only = False
         self.pre_psync = False  # attached with SYNC (redis-cli --replica): it never ACKs
 
+    @property
+    def address(self) -> str:
+        """The replica's IP as it announced it (REPLCONF ip-address) or as it connected."""
+        return self.ip or self.client.addr.rsplit(":", 1)[0]
+
 
 class ReplicationMaster:
     """`server.replication`: replid history, backlog, replicas, and the stream feed."""
@@ -378,8 +383,7 @@ class ReplicationMaster:
             self.waits.process()  # WAIT counts one replica fewer
 
     def describe(self, info: ReplicaInfo) -> str:
-        ip = info.ip or info.client.addr.rsplit(":", 1)[0]
-        return f"{ip}:{info.listening_port}"
+        return f"{info.address}:{info.listening_port}"
 
     # -- min-replicas-to-write -------------------------------------------------------------
 
@@ -419,11 +423,10 @@ class ReplicationMaster:
         attached = list(self.waiting.values()) + list(self.replicas.values())
         fields.append(("connected_slaves", len(attached)))
         for n, info in enumerate(attached):
-            ip = info.ip or info.client.addr.rsplit(":", 1)[0]
             fields.append(
                 (
                     f"slave{n}",
-                    f"ip={ip},port={info.listening_port},state={info.state},"
+                    f"ip={info.address},port={info.listening_port},state={info.state},"
                     f"offset={info.ack_offset},lag={int(now - info.ack_time)}",
                 )
             )
@@ -450,7 +453,7 @@ class ReplicationMaster:
             return replica.role_reply()
         online = [
             [
-                (info.ip or info.client.addr.rsplit(":", 1)[0]).encode(),
+                info.address.encode(),
                 str(info.listening_port).encode(),
                 str(info.ack_offset).encode(),
             ]

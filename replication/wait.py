@@ -5,7 +5,7 @@ replicationRequestAckFromSlaves):
 
 - Every client has a write offset, `woff`: master_repl_offset right after its last
   top-level command (Redis's processCommand sets it after call(), for any command), kept in
-  `c.extra["woff"]` by node/dispatch.py. A client that never ran a command has 0.
+  `c.woff` by node/dispatch.py. A client that never ran a command has 0.
 - WAIT counts the online replicas whose last `REPLCONF ACK` offset reached `woff`. Enough
   of them, or a client that may not block (inside MULTI), and the count is the reply.
 - Otherwise the client is parked by the one blocking registry (node/blocking.py, a Block
@@ -43,7 +43,7 @@ REPLICA_ERROR = (
 
 def woff(c: Client) -> int:
     """The client's write offset (Redis's c->woff)."""
-    return c.extra.get("woff", 0)
+    return c.woff
 
 
 def parse_wait_timeout(raw: bytes) -> float:

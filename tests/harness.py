@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -248,3 +249,30 @@ def decode(reply: bytes) -> Any:
     r = hiredis.Reader()
     r.feed(reply)
     return r.gets()
+
+
+# -- replication tests --------------------------------------------------------------------
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
+    """Poll `predicate` until it returns a true value; fail with `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+        time.sleep(0.05)
+
+
+def in_sync(master: Any, replica: Any) -> bool:
+    """The replica's link is up and it has applied every byte the master produced
+    (both redis-py clients)."""
+    offset = master.info("replication")["master_repl_offset"]
+    info = replica.info("replication")
+    return info.get("master_link_status") == "up" and info.get("slave_repl_offset") == offset
+
+
+def digest(r: Any) -> bytes:
+    return bytes(r.execute_command("DEBUG", "DIGEST"))

@@ -4,27 +4,16 @@ stream, partial resync after the link drops, and `redis-cli --rdb` backups."""
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 import redis
 
-from tests.harness import ServerProcess, start_keelkv, start_redis
+from tests.harness import ServerProcess, digest, in_sync, start_keelkv, start_redis, wait_for
 
 pytestmark = pytest.mark.interop
 
 DEBUG = ("--enable-debug-command", "yes")
-
-
-def wait_for(predicate, timeout: float = 20.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise TimeoutError("condition not met")
 
 
 def fill(r: redis.Redis, prefix: str) -> None:
@@ -40,16 +29,6 @@ def fill(r: redis.Redis, prefix: str) -> None:
         p.set(f"{prefix}:ttl", "t", px=600_000)
         p.execute()
     r.execute_command("SELECT", 0)
-
-
-def digest(r: redis.Redis) -> bytes:
-    return r.execute_command("DEBUG", "DIGEST")
-
-
-def in_sync(master: redis.Redis, replica: redis.Redis) -> bool:
-    m = master.info("replication")["master_repl_offset"]
-    info = replica.info("replication")
-    return info.get("master_link_status") == "up" and info.get("slave_repl_offset") == m
 
 
 @pytest.mark.parametrize("diskless", ["yes", "no"])

@@ -6,13 +6,22 @@ ROLE / INFO replication side by side with a real Redis replica of the same maste
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
 
-from tests.harness import RawClient, ServerProcess, decode, start_keelkv, start_redis
+from tests.harness import (
+    RawClient,
+    ServerProcess,
+    decode,
+    digest,
+    in_sync,
+    start_keelkv,
+    start_redis,
+    wait_for,
+)
 
 pytestmark = pytest.mark.interop
 
@@ -21,18 +30,6 @@ DEBUG = ("--enable-debug-command", "yes")
 MASTER_ARGS = (*DEBUG, "--repl-diskless-sync-delay", "0")
 # No master PING between a sync and a promotion, so the old master's offset still matches.
 NO_PINGS = ("--repl-ping-replica-period", "3600")
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
-    """Poll `predicate` until it returns a true value; fail with `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
-        time.sleep(0.05)
 
 
 def repl_info(node: ServerProcess) -> list[tuple[str, str]]:
@@ -46,19 +43,8 @@ def repl_info(node: ServerProcess) -> list[tuple[str, str]]:
     ]
 
 
-def in_sync(master: redis.Redis, replica: redis.Redis) -> bool:
-    """The replica's link is up and it has applied every byte the master produced."""
-    offset = master.info("replication")["master_repl_offset"]
-    info = replica.info("replication")
-    return info.get("master_link_status") == "up" and info.get("slave_repl_offset") == offset
-
-
 def wait_in_sync(master: redis.Redis, replica: redis.Redis, timeout: float = 20.0) -> None:
     wait_for(lambda: in_sync(master, replica), timeout, "the replica to reach the master offset")
-
-
-def digest(r: redis.Redis) -> bytes:
-    return r.execute_command("DEBUG", "DIGEST")
 
 
 def stats(r: redis.Redis) -> dict[str, Any]:

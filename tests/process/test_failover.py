@@ -6,27 +6,16 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
-from tests.harness import ServerProcess, start_keelkv
+from tests.harness import ServerProcess, start_keelkv, wait_for
 
 FAST = ("--repl-diskless-sync-delay", "0", "--enable-debug-command", "yes")
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise TimeoutError("condition not met")
 
 
 def linked(r: redis.Redis, port: int) -> bool:

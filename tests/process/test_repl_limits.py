@@ -5,34 +5,11 @@ from __future__ import annotations
 
 import os
 import signal
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import redis
-
-from tests.harness import start_keelkv
+from tests.harness import in_sync, start_keelkv, wait_for
 
 FAST = ("--repl-diskless-sync-delay", "0", "--enable-debug-command", "yes")
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise TimeoutError("condition not met")
-
-
-def in_sync(m: redis.Redis, r: redis.Redis) -> bool:
-    info = r.info("replication")
-    return (
-        info.get("master_link_status") == "up"
-        and info.get("slave_repl_offset") == m.info("replication")["master_repl_offset"]
-    )
 
 
 def test_a_stalled_replica_is_cut_off_and_resyncs(tmp_path: Path) -> None:

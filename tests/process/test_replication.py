@@ -11,14 +11,22 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
-from tests.harness import RawClient, ServerProcess, free_port, start_keelkv
+from tests.harness import (
+    RawClient,
+    ServerProcess,
+    digest,
+    free_port,
+    in_sync,
+    start_keelkv,
+    wait_for,
+)
 
 DEBUG = ("--enable-debug-command", "yes")
 # No 5 s wait for more replicas before a diskless transfer.
@@ -29,31 +37,8 @@ PARTIAL_ACCEPTED = re.compile(r"Partial resynchronization request from \S+ accep
 BIG = 200_000  # keys for the syncs that must last long enough to be interrupted
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
-    """Poll `predicate` until it returns a true value; fail with `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
-        time.sleep(0.05)
-
-
-def in_sync(master: redis.Redis, replica: redis.Redis) -> bool:
-    """The replica's link is up and it has applied every byte the master produced."""
-    offset = master.info("replication")["master_repl_offset"]
-    info = replica.info("replication")
-    return info.get("master_link_status") == "up" and info.get("slave_repl_offset") == offset
-
-
 def wait_in_sync(master: redis.Redis, replica: redis.Redis, timeout: float = 20.0) -> None:
     wait_for(lambda: in_sync(master, replica), timeout, "the replica to reach the master offset")
-
-
-def digest(r: redis.Redis) -> bytes:
-    return r.execute_command("DEBUG", "DIGEST")
 
 
 def stats(r: redis.Redis) -> dict[str, Any]:

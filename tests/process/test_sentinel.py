@@ -20,7 +20,7 @@ import psutil
 import pytest
 import redis
 
-from tests.harness import RawClient, ServerProcess, decode, free_port, keelkv_argv
+from tests.harness import RawClient, ServerProcess, decode, free_port, in_sync, keelkv_argv
 
 GROUP = "mymaster"
 QUORUM = 2
@@ -195,13 +195,6 @@ class Group:
         for proc in self.procs:
             out.append(f"--- {proc.workdir.name} (port {proc.port}) ---\n{proc.log()[-4000:]}")
         return "\n".join(out)
-
-
-def in_sync(master: redis.Redis, replica: redis.Redis) -> bool:
-    """The replica's link is up and it has applied every byte the master produced."""
-    offset = master.info("replication")["master_repl_offset"]
-    info = replica.info("replication")
-    return info.get("master_link_status") == "up" and info.get("slave_repl_offset") == offset
 
 
 def acknowledge(group: Group, master: ServerProcess, replicas: list[ServerProcess]) -> str:

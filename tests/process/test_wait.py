@@ -13,17 +13,7 @@ from typing import Any
 import pytest
 import redis
 
-from tests.harness import RawClient, ServerProcess, start_keelkv, start_redis
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise TimeoutError("condition not met")
+from tests.harness import RawClient, ServerProcess, start_keelkv, start_redis, wait_for
 
 
 def online_replicas(m: redis.Redis) -> int:
