@@ -5,7 +5,7 @@ settings, runs `redis-benchmark -t set,get,incr,lpush,hset -c 50` with -P 1 and 
 each, alternating which goes first every round, and prints per test the median keelkv/redis
 requests-per-second ratio and each server's user-CPU microseconds per request (from /proc).
 
-    python3 bench/throughput.py [--rounds 3] [--aof | --appendfsync always] [--tests set] [-n 100000]
+    python3 bench/throughput.py [--rounds 3] [--aof | --appendfsync always] [--tests set] [--pipelines 1,16] [-n 100000]
 
 Not part of the test suite: figures depend on the machine and on what else runs on it.
 """
@@ -79,6 +79,9 @@ def main() -> int:
     )
     parser.add_argument("--tests", default=",".join(TESTS), help="comma-separated tests")
     parser.add_argument(
+        "--pipelines", default="1,16", help="comma-separated -P values (default 1,16)"
+    )
+    parser.add_argument(
         "-n", "--requests", type=int, default=100_000, help="requests per P1 run (P16 runs 5x)"
     )
     args = parser.parse_args()
@@ -87,6 +90,7 @@ def main() -> int:
         ["--appendonly", "yes", "--appendfsync", policy] if policy else ["--appendonly", "no"]
     )
     tests = args.tests.split(",")
+    pipelines = [int(p) for p in args.pipelines.split(",")]
     keel = start_keelkv(*persistence, workdir=Path(tempfile.mkdtemp(prefix="bench-keelkv-")))
     real = start_redis(*persistence, workdir=Path(tempfile.mkdtemp(prefix="bench-redis-")))
     results: dict[tuple[str, int], dict[str, list[tuple[float, float]]]] = {}
@@ -95,8 +99,8 @@ def main() -> int:
             order = [("keelkv", keel), ("redis", real)]
             if rnd % 2:
                 order.reverse()
-            for pipeline in (1, 16):
-                n = args.requests * (5 if pipeline == 16 else 1)
+            for pipeline in pipelines:
+                n = args.requests * (5 if pipeline > 1 else 1)
                 for test in tests:
                     for name, server in order:
                         rps, us = measure(server, test, pipeline, n)

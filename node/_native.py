@@ -30,6 +30,7 @@ NATIVE_MODULES = [
     "node/client.py",
     "node/server.py",
     "node/connection.py",
+    "node/hub.py",
     "node/scan.py",
     "node/evict.py",
     "node/memory.py",

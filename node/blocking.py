@@ -20,7 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import trio
 
@@ -39,7 +39,7 @@ class KeepWaiting:
     __slots__ = ()
 
 
-KEEP_WAITING = KeepWaiting()
+KEEP_WAITING: Final = KeepWaiting()
 
 ServeFunction = Callable[["Client", bytes, Any], Any]
 

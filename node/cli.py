@@ -167,7 +167,9 @@ def _check_startup(config: Config) -> None:
 def _apply_file_only_directives(config: Config, log: Logger) -> None:
     """rename-command and `user default` lines, which are not settings."""
     from node.commands.table import COMMANDS
+    from node.dispatch import SPELLINGS
 
+    SPELLINGS.clear()
     for old, new in config.rename_commands:
         cmd = COMMANDS.pop(old.lower().encode("utf-8", "surrogateescape"))
         if new:

@@ -13,13 +13,14 @@ from node.resp import Push, RequestParser, encode_reply
 if TYPE_CHECKING:
     from node.blocking import BlockedState
     from node.commands.table import Command
+    from node.hub import Hub
     from node.keyspace import Database
     from node.server import Server
 
 
 class Client:
-    """One connection. Its task (node/connection.py) owns the socket; other tasks only
-    append to `out` and call `wake()` (pub/sub messages, unblocking, CLIENT KILL)."""
+    """One connection. The hub (node/hub.py) or its own task (node/connection.py) owns the
+    socket; others only append to `out` and call `wake()` (pub/sub, unblocking, CLIENT KILL)."""
 
     __slots__ = (
         "id",
@@ -62,6 +63,8 @@ class Client:
         "tot_cmds",
         "aof_hold",
         "woff",
+        "hub",
+        "hub_pending",
         "extra",
     )
 
@@ -118,6 +121,10 @@ class Client:
         self.aof_hold = 0
         # master_repl_offset after this client's last command: what its WAIT waits for.
         self.woff = 0
+        # The hub serving this connection (node/hub.py), or None while a task of its own
+        # does (node/connection.py); hub_pending: queued for the hub's next round.
+        self.hub: Hub | None = None
+        self.hub_pending = False
         self.extra: dict[str, Any] = {}
 
     # -- output --------------------------------------------------------------
@@ -139,7 +146,11 @@ class Client:
         self.wake()
 
     def wake(self) -> None:
-        """Interrupt the connection task's idle wait so it flushes output or notices a kill."""
+        """Interrupt the connection's idle wait so it flushes output or notices a kill."""
+        hub = self.hub
+        if hub is not None:
+            hub.notify(self)
+            return
         scope = self.wake_scope
         if scope is not None:
             scope.cancel()

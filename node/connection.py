@@ -1,45 +1,75 @@
-"""One task per client on a plain non-blocking socket (no trio Stream on the data path).
+"""A task of its own for a connection that has to wait (node/hub.py serves the rest).
 
-The loop follows the measured fast shape (perf-notes.md): recv first, run every complete
-command in what arrived, send all replies with one synchronous `send`, then yield with a
-cancel-shielded checkpoint so that under load the next request is already waiting. Only on
-EAGAIN does the task wait for readability, inside a cancel scope that other tasks cancel
-(`Client.wake`) to hand it pub/sub messages, unblocked replies or a kill.
+A client gets here from the hub when it blocks (BLPOP, WAIT...), is paused, has a socket
+that stopped draining, or becomes a replica. The loop keeps the measured fast shape
+(perf-notes.md): recv first, run every complete command in what arrived, send all replies
+with one synchronous `send`, then yield with a cancel-shielded checkpoint. Only on EAGAIN
+does the task wait for readability, inside a cancel scope that other tasks cancel
+(`Client.wake`) to hand it pub/sub messages, unblocked replies or a kill; an idle plain
+client is handed back to the hub instead.
 """
 
 from __future__ import annotations
 
 import time
 import traceback
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import trio
 from trio.lowlevel import cancel_shielded_checkpoint, wait_readable, wait_writable
 
-from node.dispatch import BLOCKED, PAUSED, execute
+from node.dispatch import BLOCKED, DONE, PAUSED, execute
 from node.keyspace import mstime
 from node.resp import NULL_ARRAY, ProtocolError, ReplyError
 
 if TYPE_CHECKING:
     from node.client import Client
 
-RECV_SIZE = 64 * 1024
+RECV_SIZE: Final = 64 * 1024
 
 
-async def serve_client(c: Client) -> None:
-    """The connection task; an unexpected error closes this client only, never the node."""
+async def serve_client(
+    c: Client,
+    batch: tuple[list[list[bytes]], int, int, ProtocolError | None] | None = None,
+) -> None:
+    """The connection task; an unexpected error closes this client only, never the node.
+
+    `batch` is the rest of a batch the hub (node/hub.py) started: its commands, the index
+    of the one that has to wait and what it waits for, and the batch's protocol error.
+    """
+    handed_back = False
     try:
-        await _serve(c)
+        if batch is not None:
+            commands, start, status, error = batch
+            ok = await run_batch(c, commands, error, start, status)
+        else:
+            ok = not (c.out and not c.aof_hold) or await flush(c)
+        if ok:
+            handed_back = await _serve(c)
     except Exception as exc:
         c.server.log.warning(
             f"Closing client after an internal error: {client_desc(c)}: "
             + "".join(traceback.format_exception(exc)).rstrip().replace("\n", "\n    ")
         )
     finally:
-        c.server.unlink_client(c)
+        if not handed_back:
+            c.server.unlink_client(c)
 
 
-async def _serve(c: Client) -> None:
+def hub_can_adopt(c: Client) -> bool:
+    """An idle plain client goes back to the hub: nothing queued, nothing awaited."""
+    return (
+        c.kind == "normal"
+        and c.blocked is None
+        and not c.out
+        and not c.aof_hold
+        and not c.closing
+        and not c.close_after_reply
+    )
+
+
+async def _serve(c: Client) -> bool:
+    """Serve `c` until it closes (False) or is handed back to the hub (True)."""
     server = c.server
     sock = c.sock
     assert sock is not None
@@ -52,6 +82,10 @@ async def _serve(c: Client) -> None:
                     break
                 if c.out:
                     continue  # a replica's stream grew meanwhile: read its ACKs, send more
+            hub = server.hub
+            if hub is not None and hub_can_adopt(c):
+                hub.adopt(c)
+                return True
             with trio.CancelScope() as scope:
                 c.wake_scope = scope
                 await wait_readable(sock)
@@ -70,54 +104,75 @@ async def _serve(c: Client) -> None:
         except ProtocolError as exc:
             commands = []
             error = exc
-        durable_needed = 0
-        if commands:
-            server.mstime = mstime()
-            aof = server.aof_barrier
-            mark = aof.appended if aof is not None else 0
-            for argv in commands:
-                status = execute(c, argv)
-                if status:
-                    if status == BLOCKED:
-                        if not await wait_unblocked(c, commands):
-                            return
-                        # What served it was propagated by another client: wait for it too.
-                        mark = -1
-                    elif status == PAUSED:
-                        await wait_unpaused(c, argv)
-                if c.closing or c.close_after_reply:
-                    break
-            aof = server.aof_barrier
-            if aof is not None and aof.appended > mark:
-                durable_needed = aof.appended
-        if error is None and c.parser._pending_error is not None:
-            error = c.parser._pending_error
-        if error is not None:
-            reason = str(error)
-            if reason == "query buffer limit":
-                server.log.warning(
-                    f"Closing client that reached max query buffer length: {client_desc(c)}"
-                )
-                break
-            c.out.append(ReplyError(f"ERR Protocol error: {reason}").encode())
-            server.log.verbose(f"Protocol error ({reason}) from client: {client_desc(c)}")
-            c.close_after_reply = True
-        if durable_needed:
-            aof = server.aof_barrier
-            if aof is not None and aof.done_offset() < durable_needed:
-                # Durability before acknowledgement (appendfsync): the replies wait. With
-                # `always` the writer sends them after the fsync that covers them, and this
-                # task goes back to reading.
-                if aof.policy == "always":
-                    c.aof_hold = max(c.aof_hold, durable_needed)
-                    aof.hold(c)
-                else:
-                    await aof.wait_for(durable_needed)
-        if c.out and not c.aof_hold and not await flush(c):
-            break
-        if c.close_after_reply:
+        if not await run_batch(c, commands, error, 0, DONE):
             break
         await cancel_shielded_checkpoint()
+    return False
+
+
+async def run_batch(
+    c: Client, commands: list[list[bytes]], error: ProtocolError | None, start: int, status: int
+) -> bool:
+    """Run `commands[start:]` (the first already ran with `status` unless DONE), then send
+    the replies once they are as durable as appendfsync promises. False: close."""
+    server = c.server
+    durable_needed = 0
+    if commands:
+        server.mstime = mstime()
+        aof = server.aof_barrier
+        # A resumed batch may hold writes from before it was handed over: wait for all.
+        mark = aof.appended if aof is not None and start == 0 else -1
+        i = start
+        while i < len(commands):  # a blocked client's arrivals are appended to the batch
+            argv = commands[i]
+            if status == DONE:
+                status = execute(c, argv)
+            if status == BLOCKED:
+                if not await wait_unblocked(c, commands):
+                    return False
+                # What served it was propagated by another client: wait for it too.
+                mark = -1
+            elif status == PAUSED:
+                await wait_unpaused(c, argv)
+            status = DONE
+            if c.closing or c.close_after_reply:
+                break
+            i += 1
+        aof = server.aof_barrier
+        if aof is not None and aof.appended > mark:
+            durable_needed = aof.appended
+    if error is None and c.parser._pending_error is not None:
+        error = c.parser._pending_error
+    if error is not None:
+        reason = str(error)
+        if reason == "query buffer limit":
+            server.log.warning(
+                f"Closing client that reached max query buffer length: {client_desc(c)}"
+            )
+            return False
+        c.out.append(ReplyError(f"ERR Protocol error: {reason}").encode())
+        server.log.verbose(f"Protocol error ({reason}) from client: {client_desc(c)}")
+        c.close_after_reply = True
+    if durable_needed:
+        await make_durable(c, durable_needed)
+    if c.out and not c.aof_hold and not await flush(c):
+        return False
+    return not c.close_after_reply
+
+
+async def make_durable(c: Client, offset: int) -> None:
+    """Durability before acknowledgement (appendfsync): `c`'s replies wait for the AOF.
+
+    With `always` the writer sends them after the fsync that covers them, and the task
+    goes back to reading.
+    """
+    aof = c.server.aof_barrier
+    if aof is not None and aof.done_offset() < offset:
+        if aof.policy == "always":
+            c.aof_hold = max(c.aof_hold, offset)
+            aof.hold(c)
+        else:
+            await aof.wait_for(offset)
 
 
 async def flush(c: Client) -> bool:
@@ -167,7 +222,11 @@ async def wait_unblocked(c: Client, queue: list[list[bytes]] | None = None) -> b
     """
     server = c.server
     state = c.blocked
-    assert state is not None
+    if state is None:
+        return True  # served by another client before this task started (see node/hub.py)
+    aof = server.aof_barrier
+    if aof is not None and c.out:
+        await make_durable(c, aof.appended)
     if c.out and not c.aof_hold and not await flush(c):
         server.blocking.unblock(c, None)
         return False

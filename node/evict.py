@@ -40,7 +40,7 @@ from __future__ import annotations
 import time
 from bisect import insort
 from random import random
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from node import errors
 from node.memory import WALK_KEYS_PER_TICK, MemoryTracker, SampledSize
@@ -50,12 +50,12 @@ if TYPE_CHECKING:
     from node.keyspace import Database
     from node.server import Server
 
-EVPOOL_SIZE = 16
-LFU_INIT_VAL = 5
+EVPOOL_SIZE: Final = 16
+LFU_INIT_VAL: Final = 5
 # Access values below this are packed LFU data; at or above it, LRU ms stamps.
-LFU_PACKED_LIMIT = 1 << 24
+LFU_PACKED_LIMIT: Final = 1 << 24
 
-POLICIES = (
+POLICIES: Final = (
     "volatile-lru",
     "allkeys-lru",
     "volatile-lfu",
@@ -65,12 +65,12 @@ POLICIES = (
     "volatile-ttl",
     "noeviction",
 )
-POOL_POLICIES = frozenset(
+POOL_POLICIES: Final = frozenset(
     ["volatile-lru", "allkeys-lru", "volatile-lfu", "allkeys-lfu", "volatile-ttl"]
 )
-RANDOM_POLICIES = frozenset(["volatile-random", "allkeys-random"])
+RANDOM_POLICIES: Final = frozenset(["volatile-random", "allkeys-random"])
 
-OOM_ERROR = ReplyError(errors.OOM)
+OOM_ERROR: Final = ReplyError(errors.OOM)
 
 
 # -- LFU (Redis's LFUGetTimeInMinutes / LFULogIncr / LFUDecrAndReturn) ----------------------
@@ -231,7 +231,7 @@ class EvictionState:
         return sampler
 
 
-_STATES: dict[int, EvictionState] = {}
+_STATES: Final[dict[int, EvictionState]] = {}
 # The last state looked up: one identity test on the per-command path.
 _last: EvictionState | None = None
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from node.evict import lfu_new, lfu_touch
 from node.zset import ZSet
@@ -21,7 +21,7 @@ from node.zset import ZSet
 if TYPE_CHECKING:
     from node.server import Server
 
-TYPE_NAMES: dict[type, bytes] = {
+TYPE_NAMES: Final[dict[type, bytes]] = {
     bytes: b"string",
     deque: b"list",
     dict: b"hash",
@@ -30,9 +30,9 @@ TYPE_NAMES: dict[type, bytes] = {
 }
 
 # Redis 7.0 active expire cycle constants (expire.c, effort 1).
-ACTIVE_EXPIRE_KEYS_PER_LOOP = 20
-ACTIVE_EXPIRE_ACCEPTABLE_STALE = 10  # percent
-ACTIVE_EXPIRE_SLOW_TIME_PERC = 25  # percent of one cron period
+ACTIVE_EXPIRE_KEYS_PER_LOOP: Final = 20
+ACTIVE_EXPIRE_ACCEPTABLE_STALE: Final = 10  # percent
+ACTIVE_EXPIRE_SLOW_TIME_PERC: Final = 25  # percent of one cron period
 
 
 def mstime() -> int:

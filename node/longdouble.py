@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import platform
 import re
+from typing import Final
 
 # <float.h>'s LDBL_MANT_DIG, LDBL_MIN_EXP and LDBL_MAX_EXP for this machine's long double.
-_MACHINE = platform.machine().lower()
+_MACHINE: Final = platform.machine().lower()
 if _MACHINE in ("x86_64", "amd64", "i386", "i686", "x86"):
     LDBL_MANT_DIG, LDBL_MIN_EXP, LDBL_MAX_EXP = 64, -16381, 16384  # x87 extended
 elif _MACHINE in ("aarch64", "arm64") and platform.system() == "Linux":
@@ -27,30 +28,30 @@ else:
 
 # Exponent range of the significand's last bit: on x87, 2**-16445 is the smallest
 # subnormal and (2**64 - 1) * 2**16320 is LDBL_MAX.
-LD_MIN_EXP = LDBL_MIN_EXP - LDBL_MANT_DIG
-LD_MAX_EXP = LDBL_MAX_EXP - LDBL_MANT_DIG
-_HIDDEN = 1 << (LDBL_MANT_DIG - 1)
-_CARRY = 1 << LDBL_MANT_DIG
+LD_MIN_EXP: Final = LDBL_MIN_EXP - LDBL_MANT_DIG
+LD_MAX_EXP: Final = LDBL_MAX_EXP - LDBL_MANT_DIG
+_HIDDEN: Final = 1 << (LDBL_MANT_DIG - 1)
+_CARRY: Final = 1 << LDBL_MANT_DIG
 # Quick refusal of inputs far outside the range: a decimal value in [10**(m-1), 10**m) with
 # m beyond these bounds, or a hex one of more binary digits than these, over/underflows.
-_DEC_MAX = int(LDBL_MAX_EXP * 0.30103) + 2
-_DEC_MIN = int(LD_MIN_EXP * 0.30103) - 2
-_HEX_MAX = LDBL_MAX_EXP + 16
-_HEX_MIN = LD_MIN_EXP - 15
+_DEC_MAX: Final = int(LDBL_MAX_EXP * 0.30103) + 2
+_DEC_MIN: Final = int(LD_MIN_EXP * 0.30103) - 2
+_HEX_MAX: Final = LDBL_MAX_EXP + 16
+_HEX_MIN: Final = LD_MIN_EXP - 15
 
-MAX_LONG_DOUBLE_CHARS = 5 * 1024  # string2ld refuses longer inputs
-_DEC_RE = re.compile(rb"([+-]?)(?:([0-9]+)\.?([0-9]*)|\.([0-9]+))(?:[eE]([+-]?[0-9]+))?")
-_HEX_RE = re.compile(
+MAX_LONG_DOUBLE_CHARS: Final = 5 * 1024  # string2ld refuses longer inputs
+_DEC_RE: Final = re.compile(rb"([+-]?)(?:([0-9]+)\.?([0-9]*)|\.([0-9]+))(?:[eE]([+-]?[0-9]+))?")
+_HEX_RE: Final = re.compile(
     rb"([+-]?)0[xX](?:([0-9a-fA-F]+)\.?([0-9a-fA-F]*)|\.([0-9a-fA-F]+))(?:[pP]([+-]?[0-9]+))?"
 )
-_INF_RE = re.compile(rb"([+-]?)(?:inf|infinity)", re.IGNORECASE)
-_SPACE = b" \t\n\v\f\r"
+_INF_RE: Final = re.compile(rb"([+-]?)(?:inf|infinity)", re.IGNORECASE)
+_SPACE: Final = b" \t\n\v\f\r"
 # Python refuses int <-> str conversions above 4300 digits; long doubles reach 4951.
-_CHUNK = 4000
-_CHUNK_POW = 10**_CHUNK
+_CHUNK: Final = 4000
+_CHUNK_POW: Final = 10**_CHUNK
 
 LongDouble = tuple[int, int]
-LD_ZERO: LongDouble = (0, 0)
+LD_ZERO: Final[LongDouble] = (0, 0)
 
 
 def _ld_round(num: int, den: int) -> LongDouble | None:

@@ -44,7 +44,7 @@ from collections import deque
 from itertools import islice
 from random import randrange
 from sys import getsizeof
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from node.zset import ZSet
 
@@ -54,22 +54,22 @@ if TYPE_CHECKING:
 # A CPython dict entry (hash, key and value pointers) plus its index slot, with the table at
 # most 2/3 full: getsizeof(dict) / len averages 43 bytes over sizes 1e3..2e5. Every key has
 # one in db.data and one in db.access.
-DICT_ENTRY = 43
-KEY_OVERHEAD = 2 * DICT_ENTRY
+DICT_ENTRY: Final = 43
+KEY_OVERHEAD: Final = 2 * DICT_ENTRY
 # An expires entry and its int (absolute ms times do not fit the small-int cache).
-EXPIRE_OVERHEAD = DICT_ENTRY + 32
+EXPIRE_OVERHEAD: Final = DICT_ENTRY + 32
 # Per zset member beside the member itself: its float score (24), its (score, member) tuple
 # in the SortedList (56) and that list's pointer slots (about 16).
-ZSET_MEMBER_OVERHEAD = 24 + 56 + 16
+ZSET_MEMBER_OVERHEAD: Final = 24 + 56 + 16
 
 # db.data, db.expires and db.access while empty.
-EMPTY_DICTS = 3 * getsizeof({})
+EMPTY_DICTS: Final = 3 * getsizeof({})
 
-EXACT_ELEMENTS = 32
-SAMPLE_ELEMENTS = 16
-SAMPLE_KEYS = 128
-SAMPLED_REFRESH_SECONDS = 1.0
-WALK_KEYS_PER_TICK = 500
+EXACT_ELEMENTS: Final = 32
+SAMPLE_ELEMENTS: Final = 16
+SAMPLE_KEYS: Final = 128
+SAMPLED_REFRESH_SECONDS: Final = 1.0
+WALK_KEYS_PER_TICK: Final = 500
 
 
 def value_size(value: Any) -> int:

@@ -10,12 +10,12 @@ each see the same sequence and track their own selected database.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Final, Protocol
 
 from node.resp import encode_command
 
-MULTI = [b"MULTI"]
-EXEC = [b"EXEC"]
+MULTI: Final = [b"MULTI"]
+EXEC: Final = [b"EXEC"]
 
 
 class StreamConsumer(Protocol):

@@ -15,20 +15,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Final
 
 import hiredis
 
 # Redis: PROTO_INLINE_MAX_SIZE. Also bounds the length of a `*<n>` or `$<n>` line.
-PROTO_INLINE_MAX_SIZE = 64 * 1024
+PROTO_INLINE_MAX_SIZE: Final = 64 * 1024
 # Redis refuses multibulk counts above INT_MAX and, before AUTH, above 10.
-MULTIBULK_MAX = 2**31 - 1
+MULTIBULK_MAX: Final = 2**31 - 1
 # hiredis allocates a declared multibulk's whole list as soon as it reads the header
 # (`*2147483647` = 16 GB of address space, which the collector then walks for seconds);
 # Redis preallocates at most 1024 slots. A count of 6+ digits goes to the framing parser.
-_BIG_MULTIBULK = re.compile(rb"\*[0-9]{6}")
-UNAUTH_MULTIBULK_MAX = 10
-UNAUTH_BULK_MAX = 16384
+_BIG_MULTIBULK: Final = re.compile(rb"\*[0-9]{6}")
+UNAUTH_MULTIBULK_MAX: Final = 10
+UNAUTH_BULK_MAX: Final = 16384
 
 
 class ProtocolError(Exception):
@@ -108,7 +108,7 @@ def split_inline_args(line: bytes) -> list[bytes] | None:
         args.append(bytes(cur))
 
 
-_ESCAPES = {0x6E: 0x0A, 0x72: 0x0D, 0x74: 0x09, 0x62: 0x08, 0x61: 0x07}
+_ESCAPES: Final = {0x6E: 0x0A, 0x72: 0x0D, 0x74: 0x09, 0x62: 0x08, 0x61: 0x07}
 
 
 def _is_hex(c: int) -> bool:
@@ -192,11 +192,14 @@ class RequestParser:
     def _feed_fast(self, data: bytes) -> list[list[bytes]]:
         reader = self._reader
         reader.feed(data)
+        # Bound once per read: a method lookup per command costs more than the call.
+        gets = reader.gets
+        has_data = reader.has_data
         cmds: list[list[bytes]] = []
         skipped = 0  # bytes of empty multibulks (`*0`, `*-1`), which Redis ignores
         try:
             while True:
-                cmd = reader.gets()
+                cmd = gets()
                 if cmd is False:
                     break
                 if type(cmd) is list:
@@ -213,7 +216,7 @@ class RequestParser:
                     raise ValueError
                 # Checked right after a complete command: hiredis swallows the first
                 # bytes of a partial one into its own state on the next gets().
-                if not reader.has_data():
+                if not has_data():
                     return cmds
         except (hiredis.ProtocolError, ValueError):
             pass
@@ -406,11 +409,11 @@ class Bool:
         self.value = value
 
 
-NULL_ARRAY = NullArrayType()
-OK = Status("OK")
-QUEUED = Status("QUEUED")
-PONG = Status("PONG")
-EMPTY_ARRAY = Raw(b"*0\r\n")
+NULL_ARRAY: Final = NullArrayType()
+OK: Final = Status("OK")
+QUEUED: Final = Status("QUEUED")
+PONG: Final = Status("PONG")
+EMPTY_ARRAY: Final = Raw(b"*0\r\n")
 
 
 class ReplyError(Exception):
@@ -437,6 +440,13 @@ def format_double(value: float) -> bytes:
     return b"%.17g" % value
 
 
+# Prebuilt `$<n>\r\n` headers and `:<n>\r\n` replies for small n (Redis keeps shared
+# objects for the same reason): formatting them costs more than the rest of a reply.
+SHARED_MAX: Final = 10000
+BULK_HEADERS: Final = [b"$%d\r\n" % n for n in range(SHARED_MAX)]
+INTEGER_REPLIES: Final = [b":%d\r\n" % n for n in range(SHARED_MAX)]
+
+
 def encode_reply(value: Any, resp3: bool, out: list[bytes]) -> None:
     """Append the RESP encoding of `value` to `out`.
 
@@ -445,9 +455,19 @@ def encode_reply(value: Any, resp3: bool, out: list[bytes]) -> None:
     """
     t = type(value)
     if t is bytes:
-        out.append(b"$%d\r\n%s\r\n" % (len(value), value))
+        n = len(value)
+        if n < SHARED_MAX:
+            out.append(BULK_HEADERS[n] + value + b"\r\n")
+        else:
+            out.append(b"$%d\r\n%s\r\n" % (n, value))
     elif t is int:
-        out.append(b":%d\r\n" % value)
+        number: int = value
+        if 0 <= number < SHARED_MAX:
+            out.append(INTEGER_REPLIES[number])
+        else:
+            # `b"%d" % n` of a known int compiles to a fast primitive; the full format
+            # does not.
+            out.append(b":" + b"%d" % number + b"\r\n")
     elif t is Status or t is Raw:
         out.append(value.raw)
     elif value is None:
@@ -517,4 +537,4 @@ def sds_repr(data: bytes) -> str:
     return "".join(out)
 
 
-_REPR_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\a": "\\a", "\b": "\\b"}
+_REPR_ESCAPES: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\a": "\\a", "\b": "\\b"}

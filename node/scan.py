@@ -15,15 +15,15 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Collection, Iterable
-from typing import Any
+from typing import Any, Final
 
 from node import errors
 from node.commands.args import get_ll
 
-POSITION_BITS = 32
-MAX_SNAPSHOTS = 64
-ULONG_MAX = 2**64 - 1
-INVALID_CURSOR = "ERR invalid cursor"
+POSITION_BITS: Final = 32
+MAX_SNAPSHOTS: Final = 64
+ULONG_MAX: Final = 2**64 - 1
+INVALID_CURSOR: Final = "ERR invalid cursor"
 
 
 class ScanCursors:

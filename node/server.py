@@ -17,7 +17,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import trio
 
@@ -27,6 +27,7 @@ from node.client import Client
 from node.config import Config
 from node.connection import serve_client
 from node.evict import perform_evictions
+from node.hub import Hub
 from node.keyspace import Database, mstime
 from node.log import Logger
 from node.propagate import Propagator
@@ -113,6 +114,13 @@ class Server:
         self.pubsub_shard_channels: dict[bytes, dict[int, Client]] = {}
         self.monitors: list[Client] = []
         self.slowlog = SlowLog(self)
+        # config.slowlog_log_slower_than, read after every command (Config attributes are
+        # dictionary lookups); CONFIG SET keeps it current.
+        self.slowlog_slower_than: int = config.slowlog_log_slower_than
+        # The clock at the end of the last command, and whether the next command starts
+        # right then (set by the hub around a batch; node/dispatch.py call()).
+        self.cmd_clock_ns = 0
+        self.cmd_clock_chained = False
         self.scan_cursors = ScanCursors()
         self.dirty = 0
         self.lastsave = int(time.time())
@@ -155,6 +163,9 @@ class Server:
         # commands appended to it gets its replies only once they are as durable as
         # appendfsync promises (node/connection.py).
         self.aof_barrier: Any = None
+        # Serves every connection in the plain request/reply state (node/hub.py) while the
+        # server runs.
+        self.hub: Hub | None = None
         self.persistence: Any = None
         # The replication subsystem (replication/master.py) once installed, and the link
         # to this node's master (replication/driver.py).
@@ -397,7 +408,10 @@ class Server:
                     continue
                 self.stats.total_connections_received += 1
                 c = self.new_client(sock)
-                nursery.start_soon(serve_client, c)
+                if self.hub is not None:
+                    self.hub.adopt(c)
+                else:
+                    nursery.start_soon(serve_client, c)
 
     def refuse_connection(self, sock: socket.socket, peer: Any, is_tcp: bool) -> bytes | None:
         if len(self.clients) >= self.config.maxclients:
@@ -480,6 +494,8 @@ class Server:
         self.log.notice("Server initialized")
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
+            self.hub = Hub(self, nursery)
+            nursery.start_soon(self.hub.run)
             nursery.start_soon(self._watch_signals, nursery)
             for lsock in self.listen_sockets:
                 nursery.start_soon(self.accept_loop, lsock, nursery)
@@ -497,6 +513,9 @@ class Server:
             for c in list(self.clients.values()):
                 c.kill()
             nursery.cancel_scope.cancel()
+        hub, self.hub = self.hub, None
+        if hub is not None:
+            hub.close_all()
         for hook in self.shutdown_hooks:
             hook(self)
         for sock in self.listen_sockets:
@@ -533,7 +552,7 @@ class Server:
         return f"keelkv {KEELKV_VERSION} (Redis {REDIS_COMPAT_VERSION} compatible)"
 
 
-PROTECTED_MODE_ERROR = (
+PROTECTED_MODE_ERROR: Final = (
     b"-DENIED Redis is running in protected mode because protected mode is enabled and no "
     b"password is set for the default user. In this mode connections are only accepted from "
     b"the loopback interface. If you want to connect from external computers to Redis you may "

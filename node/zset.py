@@ -21,14 +21,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from math import inf, nextafter
+from typing import Final
 
 from sortedcontainers import SortedList  # type: ignore[import-untyped]
 
 # Listpack integers: Redis's d2string prints an integral score as an integer when it lies
 # within +-LLONG_MAX/2, else with "%.17g".
-_LLONG_HALF = float(2**62)
+_LLONG_HALF: Final = float(2**62)
 # C isspace().
-_C_SPACE = b" \t\n\v\f\r"
+_C_SPACE: Final = b" \t\n\v\f\r"
 
 
 class ZSet:
@@ -229,9 +230,9 @@ class ScoreRange:
 
 
 # Lex bound kinds: `-` (below everything), a member, `+` (above everything).
-LEX_MIN = -1
-LEX_VALUE = 0
-LEX_MAX = 1
+LEX_MIN: Final = -1
+LEX_VALUE: Final = 0
+LEX_MAX: Final = 1
 
 
 class LexRange:

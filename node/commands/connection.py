@@ -8,7 +8,7 @@ redact their secrets in `argv` itself, so MONITOR and SLOWLOG show `(redacted)` 
 from __future__ import annotations
 
 import hmac
-from typing import Any
+from typing import Any, Final
 
 from node import REDIS_COMPAT_VERSION, errors
 from node.client import Client
@@ -19,13 +19,13 @@ from node.commands.tx_state import discard_transaction
 from node.dispatch import NO_REPLY
 from node.resp import OK, PONG, Map, ReplyError, Status
 
-REDACTED = b"(redacted)"
-RESET = Status("RESET")
-NOPASS_AUTH = (
+REDACTED: Final = b"(redacted)"
+RESET: Final = Status("RESET")
+NOPASS_AUTH: Final = (
     "ERR AUTH <password> called without any password configured for the default user. "
     "Are you sure your configuration is correct?"
 )
-HELLO_NOAUTH = (
+HELLO_NOAUTH: Final = (
     "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
     "HELLO AUTH <user> <pass> option can be used to authenticate the client and select "
     "the RESP protocol version at the same time"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 from itertools import islice
-from typing import Any
+from typing import Any, Final
 
 from node import errors
 from node.client import Client
@@ -53,10 +53,10 @@ def hash_is_listpack(h: dict[bytes, bytes], config: Config) -> bool:
 # ---------------------------------------------------------------------------
 # Commands
 
-HASH_VALUE_NOT_INTEGER = "ERR hash value is not an integer"
-HASH_VALUE_NOT_FLOAT = "ERR hash value is not a float"
-NAN_OR_INFINITY = "ERR value is NaN or Infinity"
-WOULD_PRODUCE_NAN = "ERR increment would produce NaN or Infinity"
+HASH_VALUE_NOT_INTEGER: Final = "ERR hash value is not an integer"
+HASH_VALUE_NOT_FLOAT: Final = "ERR hash value is not a float"
+NAN_OR_INFINITY: Final = "ERR value is NaN or Infinity"
+WOULD_PRODUCE_NAN: Final = "ERR increment would produce NaN or Infinity"
 
 
 def _read(c: Client, key: bytes) -> dict[bytes, bytes] | None:

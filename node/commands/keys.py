@@ -11,7 +11,7 @@ import copy
 import random
 from collections import deque
 from itertools import islice
-from typing import Any
+from typing import Any, Final
 
 from node import errors
 from node.client import Client
@@ -22,15 +22,15 @@ from node.resp import OK, Status
 from node.scan import glob_match, parse_cursor, parse_scan_options, scan_reply
 from node.zset import ZSet
 
-_TYPE_REPLIES = {
+_TYPE_REPLIES: Final = {
     name: Status(name) for name in (b"string", b"list", b"hash", b"set", b"zset", b"none")
 }
 
 # EXPIRE option flags (expire.c).
-EXPIRE_NX = 1
-EXPIRE_XX = 2
-EXPIRE_GT = 4
-EXPIRE_LT = 8
+EXPIRE_NX: Final = 1
+EXPIRE_XX: Final = 2
+EXPIRE_GT: Final = 4
+EXPIRE_LT: Final = 8
 
 
 # ---------------------------------------------------------------------------

@@ -62,6 +62,19 @@ def _removed(c: Client, key: bytes, value: deque[bytes], count: int) -> None:
         c.server.dirty += count
 
 
+def _extend(value: deque[bytes], argv: list[bytes], head: bool, count: int) -> None:
+    """Push argv[2:] in order (LPUSH a b c leaves c first)."""
+    if count == 1:
+        if head:
+            value.appendleft(argv[2])
+        else:
+            value.append(argv[2])
+    elif head:
+        value.extendleft(islice(argv, 2, None))
+    else:
+        value.extend(islice(argv, 2, None))
+
+
 def _push(c: Client, argv: list[bytes], head: bool, only_existing: bool) -> int:
     db = c.db
     key = argv[1]
@@ -71,17 +84,11 @@ def _push(c: Client, argv: list[bytes], head: bool, only_existing: bool) -> int:
         if only_existing:
             return 0
         value = deque()
-        if head:
-            value.extendleft(islice(argv, 2, None))
-        else:
-            value.extend(islice(argv, 2, None))
+        _extend(value, argv, head, count)
         db.add(key, value)
         c.server.dirty += count
     elif type(value) is deque:
-        if head:
-            value.extendleft(islice(argv, 2, None))
-        else:
-            value.extend(islice(argv, 2, None))
+        _extend(value, argv, head, count)
         db.modified(key, count)
     else:
         raise errors.wrongtype()

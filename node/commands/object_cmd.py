@@ -14,7 +14,7 @@ REFCOUNT follows Redis's shared integers: a string holding 0..9999 is the shared
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from node import errors
 from node.client import Client
@@ -28,21 +28,21 @@ from node.zset import ZSet
 from persistence.rdb.limits import EncodingLimits, hash_is_listpack, set_is_intset
 
 # Redis's OBJ_ENCODING_EMBSTR_SIZE_LIMIT and OBJ_SHARED_INTEGERS.
-EMBSTR_SIZE_LIMIT = 44
-SHARED_INTEGERS = 10000
-SHARED_REFCOUNT = 2147483647  # OBJ_SHARED_REFCOUNT
+EMBSTR_SIZE_LIMIT: Final = 44
+SHARED_INTEGERS: Final = 10000
+SHARED_REFCOUNT: Final = 2147483647  # OBJ_SHARED_REFCOUNT
 
-FREQ_ERROR = (
+FREQ_ERROR: Final = (
     "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note "
     "that when switching between policies at runtime LRU and LFU data will take some time to "
     "adjust."
 )
-IDLETIME_ERROR = (
+IDLETIME_ERROR: Final = (
     "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when "
     "switching between policies at runtime LRU and LFU data will take some time to adjust."
 )
 
-OBJECT_HELP = [
+OBJECT_HELP: Final = [
     "ENCODING <key>",
     "    Return the kind of internal representation used in order to store the value",
     "    associated with a <key>.",
@@ -57,7 +57,7 @@ OBJECT_HELP = [
     "    <key>.",
 ]
 
-KEY_CATS = "keyspace read slow"
+KEY_CATS: Final = "keyspace read slow"
 
 
 # Redis's string2l: on a 64-bit build a long is a long long, so it is string2ll.

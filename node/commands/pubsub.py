@@ -10,7 +10,7 @@ on exactly this.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from node import errors
 from node.client import Client
@@ -29,7 +29,7 @@ from node.commands.table import command, subcommand
 from node.dispatch import NO_REPLY
 from node.resp import Push
 
-PUBSUB_FLAGS = "pubsub noscript loading stale"
+PUBSUB_FLAGS: Final = "pubsub noscript loading stale"
 
 
 def _subscribe_all(c: Client, argv: list[bytes], kind: tuple[str, str], reply: bytes) -> Any:
@@ -105,7 +105,7 @@ def pubsub(c: Client, argv: list[bytes]) -> Any:  # pragma: no cover - subcomman
     raise errors.unknown_subcommand(argv[1].decode("utf-8", "replace"), "pubsub")
 
 
-PUBSUB_HELP = [
+PUBSUB_HELP: Final = [
     "CHANNELS [<pattern>]",
     "    Return the currently active channels matching a <pattern> (default: '*').",
     "NUMPAT",

@@ -9,7 +9,7 @@ client is subscribed, so every change that can empty or fill the server's maps c
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from node.resp import Push, encode_reply
 from node.scan import glob_match
@@ -19,9 +19,9 @@ if TYPE_CHECKING:
     from node.server import Server
 
 # Kinds of subscription: (client attribute, server attribute).
-CHANNEL = ("channels", "pubsub_channels")
-PATTERN = ("patterns", "pubsub_patterns")
-SHARD = ("shard_channels", "pubsub_shard_channels")
+CHANNEL: Final = ("channels", "pubsub_channels")
+PATTERN: Final = ("patterns", "pubsub_patterns")
+SHARD: Final = ("shard_channels", "pubsub_shard_channels")
 
 
 def subscribe(c: Client, kind: tuple[str, str], name: bytes) -> bool:

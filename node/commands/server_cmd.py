@@ -190,6 +190,8 @@ def _apply_builtin(server: Server, d: Directive) -> str | None:
                     "the maxmemory-policy."
                 )
         server.update_gates()
+    elif name == "slowlog-log-slower-than":
+        server.slowlog_slower_than = config.slowlog_log_slower_than
     elif name == "dir":
         try:
             os.chdir(config.dir)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from itertools import islice
-from typing import Any
+from typing import Any, Final
 
 from node import errors
 from node.client import Client
@@ -28,13 +28,13 @@ from node.keyspace import Database
 from node.resp import SetReply
 from node.scan import glob_match, parse_cursor, parse_scan_options, scan_reply
 
-NUMKEYS_POSITIVE = "ERR numkeys should be greater than 0"
-TOO_MANY_NUMKEYS = "ERR Number of keys can't be greater than number of args"
-LIMIT_NEGATIVE = "ERR LIMIT can't be negative"
+NUMKEYS_POSITIVE: Final = "ERR numkeys should be greater than 0"
+TOO_MANY_NUMKEYS: Final = "ERR Number of keys can't be greater than number of args"
+LIMIT_NEGATIVE: Final = "ERR LIMIT can't be negative"
 # Below this size SPOP draws uniformly (an O(n) walk). Above it, it takes set.pop()'s next
 # member: Python sets have no random access, and their slot order is already a per-process
 # pseudo-random permutation (bytes hashes are seeded at start-up), so the pops stay O(1).
-SPOP_UNIFORM_MAX = 1024
+SPOP_UNIFORM_MAX: Final = 1024
 
 
 def intset_order(s: set[bytes], config: Config) -> list[bytes] | None:

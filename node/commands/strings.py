@@ -11,30 +11,30 @@ digit.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from node import errors
 from node.client import Client
-from node.commands.args import LLONG_MAX, LLONG_MIN, get_ll, get_long_double
+from node.commands.args import LLONG_MAX, LLONG_MIN, SMALL_INT, get_ll, get_long_double
 from node.commands.table import command
 from node.keyspace import Database
 from node.longdouble import LD_ZERO, ld_add, ld_format_human
 from node.resp import OK
 
 # SET / GETEX option flags, named as in Redis's t_string.c.
-OBJ_SET_NX = 1 << 0
-OBJ_SET_XX = 1 << 1
-OBJ_EX = 1 << 2
-OBJ_PX = 1 << 3
-OBJ_KEEPTTL = 1 << 4
-OBJ_SET_GET = 1 << 5
-OBJ_EXAT = 1 << 6
-OBJ_PXAT = 1 << 7
-OBJ_PERSIST = 1 << 8
-_ANY_EXPIRE = OBJ_EX | OBJ_PX | OBJ_EXAT | OBJ_PXAT
-_EXPIRE_OPTIONS = {b"ex": OBJ_EX, b"px": OBJ_PX, b"exat": OBJ_EXAT, b"pxat": OBJ_PXAT}
+OBJ_SET_NX: Final = 1 << 0
+OBJ_SET_XX: Final = 1 << 1
+OBJ_EX: Final = 1 << 2
+OBJ_PX: Final = 1 << 3
+OBJ_KEEPTTL: Final = 1 << 4
+OBJ_SET_GET: Final = 1 << 5
+OBJ_EXAT: Final = 1 << 6
+OBJ_PXAT: Final = 1 << 7
+OBJ_PERSIST: Final = 1 << 8
+_ANY_EXPIRE: Final = OBJ_EX | OBJ_PX | OBJ_EXAT | OBJ_PXAT
+_EXPIRE_OPTIONS: Final = {b"ex": OBJ_EX, b"px": OBJ_PX, b"exat": OBJ_EXAT, b"pxat": OBJ_PXAT}
 
-STRING_TOO_LONG = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+STRING_TOO_LONG: Final = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
 
 
 def _string_value(value: Any) -> bytes | None:
@@ -300,7 +300,8 @@ def _incr_by(c: Client, argv: list[bytes], incr: int) -> int:
     else:
         raise errors.wrongtype()
     value = current + incr
-    if not LLONG_MIN <= value <= LLONG_MAX:
+    # Compared with small bounds first: 64-bit limits are boxed integers in compiled code.
+    if not -SMALL_INT < value < SMALL_INT and not LLONG_MIN <= value <= LLONG_MAX:
         raise errors.CommandError(errors.OVERFLOW)
     db.set_key(key, b"%d" % value, keepttl=True)
     c.server.dirty += 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from node.client import Client
@@ -16,22 +16,22 @@ if TYPE_CHECKING:
 Handler = Callable[["Client", list[bytes]], Any]
 
 # Flags, named as in Redis's COMMAND reply.
-WRITE = "write"
-READONLY = "readonly"
-DENYOOM = "denyoom"
-ADMIN = "admin"
-PUBSUB = "pubsub"
-NOSCRIPT = "noscript"
-BLOCKING = "blocking"
-LOADING = "loading"  # allowed while the dataset is loading
-STALE = "stale"  # allowed on a replica whose link is down with serve-stale-data no
-FAST = "fast"
-NO_AUTH = "no_auth"
-NO_MULTI = "no_multi"
-MAY_REPLICATE = "may_replicate"
-ALLOW_BUSY = "allow_busy"
-SKIP_MONITOR = "skip_monitor"
-SKIP_SLOWLOG = "skip_slowlog"
+WRITE: Final = "write"
+READONLY: Final = "readonly"
+DENYOOM: Final = "denyoom"
+ADMIN: Final = "admin"
+PUBSUB: Final = "pubsub"
+NOSCRIPT: Final = "noscript"
+BLOCKING: Final = "blocking"
+LOADING: Final = "loading"  # allowed while the dataset is loading
+STALE: Final = "stale"  # allowed on a replica whose link is down with serve-stale-data no
+FAST: Final = "fast"
+NO_AUTH: Final = "no_auth"
+NO_MULTI: Final = "no_multi"
+MAY_REPLICATE: Final = "may_replicate"
+ALLOW_BUSY: Final = "allow_busy"
+SKIP_MONITOR: Final = "skip_monitor"
+SKIP_SLOWLOG: Final = "skip_slowlog"
 
 
 @dataclass(slots=True)
@@ -60,7 +60,7 @@ class Command:
         return list(range(self.first_key, min(last, len(argv) - 1) + 1, self.step))
 
 
-COMMANDS: dict[bytes, Command] = {}
+COMMANDS: Final[dict[bytes, Command]] = {}
 
 
 def command(

@@ -10,7 +10,7 @@ fail just because the key is finally reclaimed; any other touch marks the client
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from node.resp import ReplyError
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from node.client import Client
     from node.keyspace import Database
 
-EXECABORT = "EXECABORT Transaction discarded because of previous errors."
+EXECABORT: Final = "EXECABORT Transaction discarded because of previous errors."
 
 
 def watch_key(c: Client, key: bytes) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Final
 
 from node import errors
 from node.blocking import KEEP_WAITING, Block
@@ -42,30 +42,30 @@ from node.zset import (
     parse_score_range,
 )
 
-NAN_ERROR = "ERR resulting score is not a number (NaN)"
-NOT_FLOAT_RANGE = "ERR min or max is not a float"
-NOT_LEX_RANGE = "ERR min or max not valid string range item"
-EMPTY_SCAN = Raw(b"*2\r\n$1\r\n0\r\n*0\r\n")
-EMPTY_ARRAY = Raw(b"*0\r\n")
+NAN_ERROR: Final = "ERR resulting score is not a number (NaN)"
+NOT_FLOAT_RANGE: Final = "ERR min or max is not a float"
+NOT_LEX_RANGE: Final = "ERR min or max not valid string range item"
+EMPTY_SCAN: Final = Raw(b"*2\r\n$1\r\n0\r\n*0\r\n")
+EMPTY_ARRAY: Final = Raw(b"*0\r\n")
 
 # ZRANGE range kinds and directions (zrange_type / zrange_direction in t_zset.c).
-AUTO = -1
-RANK = 0
-SCORE = 1
-LEX = 2
-FORWARD = 0
-REVERSE = 1
+AUTO: Final = -1
+RANK: Final = 0
+SCORE: Final = 1
+LEX: Final = 2
+FORWARD: Final = 0
+REVERSE: Final = 1
 
 # ZUNION/ZINTER/ZDIFF operations and aggregates.
-UNION = 0
-INTER = 1
-DIFF = 2
-SUM = 0
-MIN = 1
-MAX = 2
-_AGGREGATES = {b"sum": SUM, b"min": MIN, b"max": MAX}
+UNION: Final = 0
+INTER: Final = 1
+DIFF: Final = 2
+SUM: Final = 0
+MIN: Final = 1
+MAX: Final = 2
+_AGGREGATES: Final = {b"sum": SUM, b"min": MIN, b"max": MAX}
 
-_ZADD_OPTIONS = {b"nx": 1, b"xx": 2, b"ch": 4, b"incr": 8, b"gt": 16, b"lt": 32}
+_ZADD_OPTIONS: Final = {b"nx": 1, b"xx": 2, b"ch": 4, b"incr": 8, b"gt": 16, b"lt": 32}
 
 
 # ---------------------------------------------------------------------------
@@ -775,7 +775,7 @@ class _SetScores:
         return ((m, 1.0) for m in self.members)
 
 
-_EMPTY_SOURCE: dict[bytes, float] = {}
+_EMPTY_SOURCE: Final[dict[bytes, float]] = {}
 
 
 def _aggregate(target: float, value: float, aggregate: int) -> float:
@@ -944,7 +944,7 @@ def zintercard(c: Client, argv: list[bytes]) -> Any:
 # ---------------------------------------------------------------------------
 # ZRANDMEMBER and ZSCAN
 
-_WITHSCORES_LIMIT = LLONG_MAX // 2
+_WITHSCORES_LIMIT: Final = LLONG_MAX // 2
 
 
 @command("zrandmember", -2, "readonly", 1, 1, 1, categories="read sortedset slow")
