@@ -65,6 +65,8 @@ NATIVE_MODULES = [
     "persistence/rdb/decoder.py",
     "persistence/rdb/dump.py",
     "persistence/apply.py",
+    # The AOF write path: every write command is fed to it.
+    "persistence/aof/writer.py",
 ]
 
 

@@ -174,6 +174,12 @@ class Database:
         if is_new and type(value) in (deque, ZSet):
             self.server.blocking.signal_key_ready(self, key)
 
+    def overwrite(self, key: bytes, value: Any) -> None:
+        """Replace the value of a key just returned by `lookup_write`, keeping its TTL
+        (its LRU/LFU data was refreshed by that lookup)."""
+        self.data[key] = value
+        self.signal_modified(key)
+
     def add(self, key: bytes, value: Any) -> None:
         """Create a key that the caller knows does not exist."""
         self.data[key] = value

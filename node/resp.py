@@ -31,6 +31,14 @@ UNAUTH_MULTIBULK_MAX: Final = 10
 UNAUTH_BULK_MAX: Final = 16384
 
 
+# Prebuilt `$<n>\r\n` headers and `:<n>\r\n` replies for small n (Redis keeps shared
+# objects for the same reason): formatting them costs more than the rest of a reply.
+SHARED_MAX: Final = 10000
+BULK_HEADERS: Final = [b"$%d\r\n" % n for n in range(SHARED_MAX)]
+INTEGER_REPLIES: Final = [b":%d\r\n" % n for n in range(SHARED_MAX)]
+MULTIBULK_HEADERS: Final = [b"*%d\r\n" % n for n in range(SHARED_MAX)]
+
+
 class ProtocolError(Exception):
     """The client broke the protocol: reply `-ERR Protocol error: <msg>`, then close."""
 
@@ -322,8 +330,22 @@ def _encoded_len(argv: list[bytes]) -> int:
 
 
 def encode_command(argv: Iterable[bytes]) -> bytes:
-    """A command as a RESP array of bulk strings (the form of the AOF and the replication stream)."""
-    return hiredis.pack_command(tuple(argv))  # type: ignore[arg-type]
+    """A command as a RESP array of bulk strings (the form of the AOF and the replication stream).
+
+    Built from the prebuilt headers: hiredis.pack_command formats every length with
+    printf, which costs more than the rest of a write command.
+    """
+    args = argv if type(argv) is list else list(argv)
+    n = len(args)
+    parts = [MULTIBULK_HEADERS[n] if n < SHARED_MAX else b"*%d\r\n" % n]
+    for arg in args:
+        if type(arg) is not bytes:
+            return hiredis.pack_command(tuple(args))  # type: ignore[arg-type]
+        size = len(arg)
+        parts.append(BULK_HEADERS[size] if size < SHARED_MAX else b"$%d\r\n" % size)
+        parts.append(arg)
+        parts.append(b"\r\n")
+    return b"".join(parts)
 
 
 # ---------------------------------------------------------------------------
@@ -440,13 +462,6 @@ def format_double(value: float) -> bytes:
     return b"%.17g" % value
 
 
-# Prebuilt `$<n>\r\n` headers and `:<n>\r\n` replies for small n (Redis keeps shared
-# objects for the same reason): formatting them costs more than the rest of a reply.
-SHARED_MAX: Final = 10000
-BULK_HEADERS: Final = [b"$%d\r\n" % n for n in range(SHARED_MAX)]
-INTEGER_REPLIES: Final = [b":%d\r\n" % n for n in range(SHARED_MAX)]
-
-
 def encode_reply(value: Any, resp3: bool, out: list[bytes]) -> None:
     """Append the RESP encoding of `value` to `out`.
 
@@ -465,9 +480,7 @@ def encode_reply(value: Any, resp3: bool, out: list[bytes]) -> None:
         if 0 <= number < SHARED_MAX:
             out.append(INTEGER_REPLIES[number])
         else:
-            # `b"%d" % n` of a known int compiles to a fast primitive; the full format
-            # does not.
-            out.append(b":" + b"%d" % number + b"\r\n")
+            out.append(b":%d\r\n" % number)  # compiled to a fast path: `number` is an int
     elif t is Status or t is Raw:
         out.append(value.raw)
     elif value is None:

@@ -15,7 +15,14 @@ from typing import Any, Final
 
 from node import errors
 from node.client import Client
-from node.commands.args import LLONG_MAX, LLONG_MIN, SMALL_INT, get_ll, get_long_double
+from node.commands.args import (
+    LLONG_MAX,
+    LLONG_MIN,
+    SMALL_INT,
+    get_ll,
+    get_long_double,
+    parse_ll,
+)
 from node.commands.table import command
 from node.keyspace import Database
 from node.longdouble import LD_ZERO, ld_add, ld_format_human
@@ -296,14 +303,20 @@ def _incr_by(c: Client, argv: list[bytes], incr: int) -> int:
     if old is None:
         current = 0
     elif type(old) is bytes:
-        current = get_ll(old)
+        parsed = parse_ll(old)
+        if parsed is None:
+            raise errors.CommandError(errors.NOT_INTEGER)
+        current = parsed
     else:
         raise errors.wrongtype()
     value = current + incr
     # Compared with small bounds first: 64-bit limits are boxed integers in compiled code.
     if not -SMALL_INT < value < SMALL_INT and not LLONG_MIN <= value <= LLONG_MAX:
         raise errors.CommandError(errors.OVERFLOW)
-    db.set_key(key, b"%d" % value, keepttl=True)
+    if old is None:
+        db.add(key, b"%d" % value)
+    else:
+        db.overwrite(key, b"%d" % value)
     c.server.dirty += 1
     c.server.propagate(db.id, argv)
     return value
