@@ -183,6 +183,8 @@ async def flush(c: Client) -> bool:
     """
     sock = c.sock
     assert sock is not None
+    if c.closing:
+        return False  # killed: nothing more goes out, not even replies an fsync held
     while c.out:
         joined = b"".join(c.out) if len(c.out) > 1 else c.out[0]
         c.out.clear()

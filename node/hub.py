@@ -215,6 +215,11 @@ class Hub:
             c.hub_pending = False
             if c.hub is not self:
                 continue  # handed off or closed meanwhile
+            if c.closing:
+                # Killed (CLIENT KILL, shutdown, output limits): nothing more goes out, not
+                # even replies an AOF fsync still holds.
+                self._close(c)
+                continue
             out = c.out
             if out and not c.aof_hold:
                 data = b"".join(out) if len(out) > 1 else out[0]

@@ -67,6 +67,8 @@ class AofWriter:
         self.delayed_fsync = 0
         self.last_fsync = time.monotonic()
         self._work = trio.Event()
+        # `_work` is set (a commit is wanted); set() is a Python-level call per write.
+        self._work_set = False
         self._progress = trio.Event()
         self.closed = False
         self.commits = 0  # group commits done (appendfsync always)
@@ -91,10 +93,14 @@ class AofWriter:
                 buf += b"#TS:%d\r\n" % now
         buf += self.encoder.encode(db, argv)
         self.appended += len(buf) - before
-        if self.policy == "always":
-            self._work.set()
+        if self.policy == "always" and not self._work_set:
+            self._want_commit()
 
     # -- durability for replies --------------------------------------------------------
+
+    def _want_commit(self) -> None:
+        self._work_set = True
+        self._work.set()
 
     def done_offset(self) -> int:
         return self.synced if self.policy == "always" else self.written
@@ -106,13 +112,13 @@ class AofWriter:
             return
         while self.synced < target and not self.closed:
             event = self._progress
-            self._work.set()
+            self._want_commit()
             await event.wait()
 
     def hold(self, c: Client) -> None:
         """always: `c`'s replies go out once the fsync covering `c.aof_hold` is done."""
         self.held[c.id] = c
-        self._work.set()
+        self._want_commit()
 
     def release_held(self, everything: bool = False) -> None:
         """Send the held replies the last fsync made durable (all of them when closing)."""
@@ -227,6 +233,7 @@ class AofWriter:
                 with trio.move_on_after(RETRY_INTERVAL):
                     await self._work.wait()
                 self._work = trio.Event()
+                self._work_set = False
                 await self._commit_group()
             else:
                 await trio.sleep(RETRY_INTERVAL if self.policy == "no" else 0.1)
@@ -343,7 +350,7 @@ class AofWriter:
         what was appended before still goes to the current file, whatever is buffered."""
         if self.policy == "always":
             self.switch = (self.appended, new_fd)
-            self._work.set()
+            self._want_commit()
             return
         if self.buf:
             data = bytes(self.buf)
@@ -388,7 +395,7 @@ class AofWriter:
     def close(self) -> None:
         self.closed = True
         self.release_held(everything=True)
-        self._work.set()
+        self._want_commit()
         progress, self._progress = self._progress, trio.Event()
         progress.set()
 
