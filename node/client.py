@@ -42,6 +42,8 @@ class Client:
         "ctime",
         "last_interaction",
         "last_cmd",
+        "last_name",
+        "last_top",
         "multi",
         "multi_error",
         "in_exec",
@@ -96,6 +98,10 @@ class Client:
         self.last_interaction = self.ctime
         # The last command looked up for this client (CLIENT LIST `cmd=`); None: unknown.
         self.last_cmd: Command | None = None
+        # The name of the last command as the client spelled it, and its table entry
+        # (node/dispatch.py execute).
+        self.last_name = b""
+        self.last_top: Command | None = None
         # MULTI state: queued (command, argv) pairs, or None outside a transaction.
         self.multi: list[tuple[Any, list[bytes]]] | None = None
         self.multi_error = False

@@ -19,7 +19,6 @@ from __future__ import annotations
 import select
 import time
 import traceback
-from time import perf_counter_ns
 from typing import TYPE_CHECKING, Final
 
 import trio
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
     from node.server import Server
 
 RECV_SIZE: Final = 64 * 1024
+perf_counter_ns: Final = time.perf_counter_ns
 
 
 class Hub:
