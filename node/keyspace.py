@@ -53,6 +53,8 @@ class Database:
         "lfu",
         "mem_dirty",
         "clock",
+        "counter_text",
+        "counter_value",
     )
 
     def __init__(self, db_id: int, server: Server) -> None:
@@ -75,6 +77,11 @@ class Database:
         # Writes node/memory.py has yet to measure, one list shared by every database;
         # None while maxmemory is 0.
         self.mem_dirty: list[tuple[Database, bytes]] | None = None
+        # The last value INCR & co. stored, and its integer: the next increment of the same
+        # key skips parsing it (Redis keeps such values integer-encoded). Matched by
+        # identity, so a value replaced since never matches.
+        self.counter_text: bytes | None = None
+        self.counter_value = 0
 
     # -- lookups -----------------------------------------------------------
 

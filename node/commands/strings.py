@@ -302,6 +302,8 @@ def _incr_by(c: Client, argv: list[bytes], incr: int) -> int:
     old = db.lookup_write(key)
     if old is None:
         current = 0
+    elif old is db.counter_text:
+        current = db.counter_value
     elif type(old) is bytes:
         parsed = parse_ll(old)
         if parsed is None:
@@ -313,10 +315,13 @@ def _incr_by(c: Client, argv: list[bytes], incr: int) -> int:
     # Compared with small bounds first: 64-bit limits are boxed integers in compiled code.
     if not -SMALL_INT < value < SMALL_INT and not LLONG_MIN <= value <= LLONG_MAX:
         raise errors.CommandError(errors.OVERFLOW)
+    text = b"%d" % value
     if old is None:
-        db.add(key, b"%d" % value)
+        db.add(key, text)
     else:
-        db.overwrite(key, b"%d" % value)
+        db.overwrite(key, text)
+    db.counter_text = text
+    db.counter_value = value
     c.server.dirty += 1
     c.server.propagate(db.id, argv)
     return value
