@@ -99,6 +99,7 @@ class Hub:
 
     async def run(self) -> None:
         ep = self.ep
+        stopping = self.server.shutdown_event
         while True:
             events = ep.poll(0)
             if not events and not self.pending:
@@ -107,6 +108,10 @@ class Hub:
                     await wait_readable(ep.fileno())
                 self.scope = None
                 events = ep.poll(0)
+            if stopping.is_set():
+                # The final AOF flush and save have run: nothing more executes (Redis
+                # exits right after them); the server closes the connections.
+                await trio.sleep_forever()
             self.serve_round(events)
             # Let other tasks run; under load the next requests are waiting by then.
             await cancel_shielded_checkpoint()
