@@ -141,23 +141,29 @@ async def run_batch(
         aof = server.aof_barrier
         if aof is not None and aof.appended > mark:
             durable_needed = aof.appended
-    if error is None and c.parser._pending_error is not None:
+    if error is None:
         error = c.parser._pending_error
-    if error is not None:
-        reason = str(error)
-        if reason == "query buffer limit":
-            server.log.warning(
-                f"Closing client that reached max query buffer length: {client_desc(c)}"
-            )
-            return False
-        c.out.append(ReplyError(f"ERR Protocol error: {reason}").encode())
-        server.log.verbose(f"Protocol error ({reason}) from client: {client_desc(c)}")
-        c.close_after_reply = True
+    if error is not None and not answer_protocol_error(c, error):
+        return False
     if durable_needed:
         await make_durable(c, durable_needed)
     if c.out and not c.aof_hold and not await flush(c):
         return False
     return not c.close_after_reply
+
+
+def answer_protocol_error(c: Client, error: ProtocolError) -> bool:
+    """Queue Redis's reply to a protocol error and close after it. False: close at once
+    (a query buffer over its limit, which Redis logs and does not answer)."""
+    server = c.server
+    reason = str(error)
+    if reason == "query buffer limit":
+        server.log.warning(f"Closing client that reached max query buffer length: {client_desc(c)}")
+        return False
+    c.out.append(ReplyError(f"ERR Protocol error: {reason}").encode())
+    server.log.verbose(f"Protocol error ({reason}) from client: {client_desc(c)}")
+    c.close_after_reply = True
+    return True
 
 
 async def make_durable(c: Client, offset: int) -> None:

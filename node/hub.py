@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING, Final
 import trio
 from trio.lowlevel import cancel_shielded_checkpoint, wait_readable
 
+from node.connection import answer_protocol_error, client_desc, serve_client
 from node.dispatch import DONE, execute
 from node.keyspace import mstime
-from node.resp import ProtocolError, ReplyError
+from node.resp import ProtocolError
 
 if TYPE_CHECKING:
     from node.client import Client
@@ -72,8 +73,6 @@ class Hub:
         batch: tuple[list[list[bytes]], int, int, ProtocolError | None] | None,
     ) -> None:
         """Give `c` a task of its own: it has to wait for something the hub cannot."""
-        from node.connection import serve_client
-
         self._release(c)
         self.nursery.start_soon(serve_client, c, batch)
 
@@ -130,8 +129,7 @@ class Hub:
                     self._serve_client(c)
                 except Exception as exc:
                     server.log.warning(
-                        "Closing client after an internal error: "
-                        f"id={c.id} addr={c.addr} fd={c.fd}: "
+                        f"Closing client after an internal error: {client_desc(c)}: "
                         + "".join(traceback.format_exception(exc)).rstrip().replace("\n", "\n    ")
                     )
                     self._close(c)
@@ -185,18 +183,9 @@ class Hub:
             server.cmd_clock_chained = False
         if error is None:
             error = c.parser._pending_error
-        if error is not None:
-            reason = str(error)
-            if reason == "query buffer limit":
-                server.log.warning(
-                    "Closing client that reached max query buffer length: "
-                    f"id={c.id} addr={c.addr} laddr={c.laddr} fd={c.fd}"
-                )
-                self._close(c)
-                return
-            c.out.append(ReplyError(f"ERR Protocol error: {reason}").encode())
-            server.log.verbose(f"Protocol error ({reason}) from client: id={c.id} addr={c.addr}")
-            c.close_after_reply = True
+        if error is not None and not answer_protocol_error(c, error):
+            self._close(c)
+            return
         aof = server.aof_barrier
         if aof is not None and aof.appended > mark and aof.policy == "always":
             # Durability before acknowledgement: the AOF writer sends these replies after
