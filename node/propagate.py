@@ -42,9 +42,14 @@ class Propagator:
         ops = self.pending
         if not ops:
             return
+        if len(ops) == 1:  # one write: no new list per command
+            db, argv = ops[0]
+            ops.clear()
+            for consumer in self.consumers:
+                consumer.feed(db, argv)
+            return
         self.pending = []
-        if len(ops) > 1:
-            ops = [(ops[0][0], MULTI), *ops, (ops[-1][0], EXEC)]
+        ops = [(ops[0][0], MULTI), *ops, (ops[-1][0], EXEC)]
         for consumer in self.consumers:
             for db, argv in ops:
                 consumer.feed(db, argv)

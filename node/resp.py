@@ -337,14 +337,16 @@ def encode_command(argv: Iterable[bytes]) -> bytes:
     """
     args = argv if type(argv) is list else list(argv)
     n = len(args)
-    parts = [MULTIBULK_HEADERS[n] if n < SHARED_MAX else b"*%d\r\n" % n]
+    parts = [b"\r\n"] * (3 * n + 1)  # sized once: growing the list cost as much as joining
+    parts[0] = MULTIBULK_HEADERS[n] if n < SHARED_MAX else b"*%d\r\n" % n
+    i = 1
     for arg in args:
         if type(arg) is not bytes:
             return hiredis.pack_command(tuple(args))  # type: ignore[arg-type]
         size = len(arg)
-        parts.append(BULK_HEADERS[size] if size < SHARED_MAX else b"$%d\r\n" % size)
-        parts.append(arg)
-        parts.append(b"\r\n")
+        parts[i] = BULK_HEADERS[size] if size < SHARED_MAX else b"$%d\r\n" % size
+        parts[i + 1] = arg
+        i += 3
     return b"".join(parts)
 
 
