@@ -98,7 +98,7 @@ class Hub:
 
     async def run(self) -> None:
         ep = self.ep
-        stopping = self.server.shutdown_event
+        server = self.server
         while True:
             events = ep.poll(0)
             if not events and not self.pending:
@@ -107,7 +107,7 @@ class Hub:
                     await wait_readable(ep.fileno())
                 self.scope = None
                 events = ep.poll(0)
-            if stopping.is_set():
+            if server.shutting_down:
                 # The final AOF flush and save have run: nothing more executes (Redis
                 # exits right after them); the server closes the connections.
                 await trio.sleep_forever()
@@ -123,6 +123,8 @@ class Hub:
         mark = aof.appended if aof is not None else 0
         by_fd = self.by_fd
         for fd, _ in events:
+            if server.shutting_down:
+                break  # a SHUTDOWN ran in this round: nobody else's commands run
             c = by_fd.get(fd)
             if c is not None:
                 try:
@@ -176,7 +178,7 @@ class Hub:
                     # BLOCKED or PAUSED: the rest of the batch waits in a task of its own.
                     self._hand_off(c, (commands, i, status, error))
                     return
-                if c.closing or c.close_after_reply:
+                if c.closing or c.close_after_reply or server.shutting_down:
                     break
                 i += 1
         finally:

@@ -138,6 +138,10 @@ class Server:
         self.gate_checks = False
         self.used_memory_estimate = 0
         self.shutdown_event = trio.Event()
+        # Set with shutdown_event, once the final flush and save have run: from then on no
+        # command executes (Redis exits inside prepareForShutdown). A plain bool, read per
+        # command by the hub.
+        self.shutting_down = False
         self.shutdown_nosave = False
         self.shutdown_save = False
         self.shutdown_hooks: list[Callable[[Server], None]] = []
@@ -484,6 +488,7 @@ class Server:
                 return False
         self.shutdown_nosave = nosave
         self.shutdown_save = save
+        self.shutting_down = True
         self.shutdown_event.set()
         return True
 

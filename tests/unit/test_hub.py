@@ -111,3 +111,17 @@ def test_writes_reach_the_aof_before_their_replies(tmp_path: Path, policy: str) 
         assert path.read_bytes().endswith(encode_command([b"SET", b"k", b"v"]))
         assert pair.received() == b"+OK\r\n$1\r\nv\r\n"
     os.close(fd)
+
+
+def test_nothing_runs_after_a_shutdown_in_the_same_round() -> None:
+    server = make_server()
+    hub = new_hub(server)
+    stopper, other = Pair(server, hub), Pair(server, hub)
+    stopper.send([b"SET", b"before", b"1"], [b"SHUTDOWN", b"NOSAVE"], [b"SET", b"after", b"1"])
+    other.send([b"SET", b"other", b"1"])
+    # The stopper's socket comes first in this round, as epoll may report it.
+    hub.serve_round([(stopper.client.fd, 1), (other.client.fd, 1)])
+    assert server.shutting_down
+    data = server.dbs[0].data
+    assert b"before" in data
+    assert b"after" not in data and b"other" not in data  # Redis exits inside SHUTDOWN
