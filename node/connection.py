@@ -175,8 +175,7 @@ async def make_durable(c: Client, offset: int) -> None:
     aof = c.server.aof_barrier
     if aof is not None and aof.done_offset() < offset:
         if aof.policy == "always":
-            c.aof_hold = max(c.aof_hold, offset)
-            aof.hold(c)
+            aof.hold(c, offset)
         else:
             await aof.wait_for(offset)
 

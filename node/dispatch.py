@@ -97,12 +97,10 @@ def execute(c: Client, argv: list[bytes]) -> int:
     if name == c.last_name:  # pipelines repeat a command: a compare instead of a hash
         cmd: Command | None = c.last_top
     else:
-        cmd = SPELLINGS.get(name)
+        cmd = lookup_command(name)
         if cmd is None:
-            cmd = lookup_command(name)
-            if cmd is None:
-                c.last_cmd = None
-                return _reject(c, None, unknown_command_error(argv))
+            c.last_cmd = None
+            return _reject(c, None, unknown_command_error(argv))
         c.last_name = name
         c.last_top = cmd
     assert cmd is not None

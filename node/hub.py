@@ -87,9 +87,7 @@ class Hub:
 
     def notify(self, c: Client) -> None:
         """Another task queued output for `c` or killed it: act on it in the next round."""
-        if not c.hub_pending:
-            c.hub_pending = True
-            self.pending.append(c)
+        self._queue(c)
         scope = self.scope
         if scope is not None:
             scope.cancel()
@@ -192,11 +190,14 @@ class Hub:
         if aof is not None and aof.appended > mark and aof.policy == "always":
             # Durability before acknowledgement: the AOF writer sends these replies after
             # the fsync that covers them.
-            c.aof_hold = max(c.aof_hold, aof.appended)
-            aof.hold(c)
+            aof.hold(c, aof.appended)
         if c.kind != "normal":
             self._hand_off(c, None)  # it became a replica (PSYNC) or similar
             return
+        self._queue(c)
+
+    def _queue(self, c: Client) -> None:
+        """Send `c`'s output (or close it) when this round flushes."""
         if not c.hub_pending:
             c.hub_pending = True
             self.pending.append(c)

@@ -25,7 +25,6 @@ from node import KEELKV_VERSION, REDIS_COMPAT_VERSION
 from node.blocking import BlockingRegistry
 from node.client import Client
 from node.config import Config
-from node.connection import serve_client
 from node.evict import perform_evictions
 from node.hub import Hub
 from node.keyspace import Database, mstime
@@ -381,7 +380,7 @@ class Server:
             sock.setblocking(False)
             self.listen_sockets.append(sock)
 
-    async def accept_loop(self, lsock: socket.socket, nursery: trio.Nursery) -> None:
+    async def accept_loop(self, lsock: socket.socket) -> None:
         is_tcp = lsock.family in (socket.AF_INET, socket.AF_INET6)
         while True:
             try:
@@ -412,10 +411,8 @@ class Server:
                     continue
                 self.stats.total_connections_received += 1
                 c = self.new_client(sock)
-                if self.hub is not None:
-                    self.hub.adopt(c)
-                else:
-                    nursery.start_soon(serve_client, c)
+                assert self.hub is not None  # accept loops run inside run(), beside the hub
+                self.hub.adopt(c)
 
     def refuse_connection(self, sock: socket.socket, peer: Any, is_tcp: bool) -> bytes | None:
         if len(self.clients) >= self.config.maxclients:
@@ -503,7 +500,7 @@ class Server:
             nursery.start_soon(self.hub.run)
             nursery.start_soon(self._watch_signals, nursery)
             for lsock in self.listen_sockets:
-                nursery.start_soon(self.accept_loop, lsock, nursery)
+                nursery.start_soon(self.accept_loop, lsock)
             nursery.start_soon(self.cron)
             # Loading the dataset runs here, with clients already accepted: they get
             # -LOADING until it is done, as in Redis.

@@ -236,7 +236,7 @@ def rebind_listeners(server: Server, name: str) -> str | None:
     server.listen_sockets = new_tcp + unix
     server.bound_port = new_tcp[0].getsockname()[1] if new_tcp else 0
     for sock in new_tcp:
-        nursery.start_soon(server.accept_loop, sock, nursery)
+        nursery.start_soon(server.accept_loop, sock)
     return None
 
 

@@ -115,8 +115,9 @@ class AofWriter:
             self._want_commit()
             await event.wait()
 
-    def hold(self, c: Client) -> None:
-        """always: `c`'s replies go out once the fsync covering `c.aof_hold` is done."""
+    def hold(self, c: Client, offset: int) -> None:
+        """always: `c`'s replies go out once an fsync covers the stream up to `offset`."""
+        c.aof_hold = max(c.aof_hold, offset)
         self.held[c.id] = c
         self._want_commit()
 
